@@ -1,1 +1,74 @@
+//! Figures and tables for the experiments.
+//!
+//! A [`Figure`] is a grid of [`Panel`]s; [`Figure::save`] writes `STEM.png` and `STEM.svg`.
+//! Panels cover what the paper draws:
+//! - [`LinePanel`]: mean lines with a +-1 std band over seeds (training curves),
+//! - [`ScatterPanel`]: (log-log) scatter with reference and fitted power laws whose slopes the legend states,
+//! - [`HistogramPanel`]: overlaid histograms (linear or log-spaced bins),
+//! - [`MeanStdPanel`]: reward mean against reward std per input, the small-std region shaded (Figure 1 style),
+//! - [`HeatmapPanel`]: an annotated heatmap (the partial-SFT grid style).
+//!
+//! A [`Table`] renders as Markdown, LaTeX and CSV. All files are written atomically
+//! ([`write_atomic`]): a reader never sees a half-written figure, table or result.
+//!
+//! The text font (DejaVu Sans, Bitstream Vera license, `assets/DejaVu-LICENSE.txt`) is compiled
+//! in, so figures look the same on every machine.
 
+mod draw;
+mod figure;
+mod table;
+
+pub use figure::{
+    Axis, Curve, Figure, HeatmapPanel, HistogramPanel, Legend, LinePanel, LineSeries, MeanStdPanel,
+    Panel, PointGroup, RefLine, ScatterPanel,
+};
+pub use table::{Align, Table, format_sig};
+
+use std::path::{Path, PathBuf};
+
+/// Errors while drawing or writing figures and tables.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("could not draw figure {path}: {message}")]
+    Draw { path: PathBuf, message: String },
+    #[error("could not write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid figure {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Write `bytes` to `path` atomically: write a temporary file beside it, then rename.
+/// Creates the parent directory if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = temp_path_for(path);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// A unique temporary path beside `path` that keeps its extension (`NAME.tmp-PID-N.EXT`).
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!(
+            "{stem}.tmp-{}-{n}.{}",
+            std::process::id(),
+            ext.to_string_lossy()
+        ),
+        None => format!("{stem}.tmp-{}-{n}", std::process::id()),
+    };
+    path.with_file_name(name)
+}
