@@ -1,1 +1,153 @@
-fn main() {}
+//! `runner`: the command-line front of the experiments. All logic is in the library.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use runner::{Profile, SweepOptions, sweep};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "runner",
+    version,
+    about = "Reproduce the experiments of 'Vanishing Gradients in Reinforcement Finetuning of Language Models'"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Compute profile: smoke (seconds), default (minutes on a laptop), paper (the full protocol).
+    #[arg(long, value_enum, default_value_t = Profile::Default)]
+    profile: Profile,
+    /// Directory of the run store.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Directory for figures and tables (results/<experiment>/).
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Directory holding the datasets.
+    #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every run of a sweep file that is not finished yet, then report.
+    Sweep {
+        /// A sweep file, or the name of one in experiments/ (e.g. theory.yaml).
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Runs executed at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Run only shard I of N (0-based), e.g. --shard $SLURM_ARRAY_TASK_ID/8.
+        #[arg(long, value_parser = sweep::parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Do not render figures and tables after the runs.
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Render figures and tables from finished runs.
+    Report {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the resolved runs of a sweep file and whether each is finished.
+    List {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Copy the finished runs of shard outputs into one run store.
+    Merge {
+        /// The run store to merge into.
+        #[arg(long, default_value = "runs")]
+        into: PathBuf,
+        /// Run stores of the shards (their --out directories).
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+    },
+}
+
+fn options(
+    common: &Common,
+    jobs: usize,
+    shard: Option<(usize, usize)>,
+    report: bool,
+) -> SweepOptions {
+    SweepOptions {
+        profile: common.profile,
+        out: common.out.clone(),
+        results: common.results.clone(),
+        jobs,
+        shard,
+        data_dir: common.data_dir.clone(),
+        report,
+    }
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Sweep {
+            file,
+            common,
+            jobs,
+            shard,
+            no_report,
+        } => {
+            let s = runner::run_sweep(&file, &options(&common, jobs, shard, !no_report))?;
+            println!(
+                "{} runs in the sweep, {} in this shard: {} were already finished, {} ran now.",
+                s.total, s.in_shard, s.already_finished, s.ran
+            );
+            for path in &s.report {
+                println!("wrote {}", path.display());
+            }
+        }
+        Command::Report { file, common } => {
+            for path in runner::report(&file, &options(&common, 1, None, true))? {
+                println!("wrote {}", path.display());
+            }
+        }
+        Command::List { file, common } => {
+            let plan = sweep::Plan::new(&file, common.profile, &common.out)?;
+            for r in &plan.runs {
+                let status = if plan.store.finished(r).is_some() {
+                    "finished"
+                } else {
+                    "pending"
+                };
+                let point: Vec<String> = r
+                    .resolved
+                    .grid_point
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{}  {:<8}  {}  seed={}  {}",
+                    r.id,
+                    status,
+                    r.sweep,
+                    r.seed(),
+                    point.join(" ")
+                );
+            }
+        }
+        Command::Merge { into, sources } => {
+            let n = runner::store::merge(&into, &sources)?;
+            println!("merged {n} finished runs into {}", into.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The results store: one directory per run, written so that nothing finished is ever lost.
+//!
+//! ```text
+//! <out>/<experiment>/<profile>/<sweep>/<run id>/
+//!     config.yaml      resolved config, kind and seed
+//!     log.txt          what the run said
+//!     <table>.parquet  one file per result table
+//!     run.json         written last: its presence marks the run finished
+//! <out>/<experiment>/<profile>/<sweep>.<table>.{parquet,csv}   gathered over runs
+//! ```
+//!
+//! Every file is written to a temporary name and renamed into place, so a run killed at any
+//! moment leaves either a finished run (with `run.json`) or an unfinished directory, which the
+//! next sweep clears and redoes.
+
+use crate::config::Profile;
+use crate::experiments::{RunSpec, SweepResults};
+use anyhow::{Context, Result, bail};
+use plotting::{temp_path_for, write_atomic};
+use polars::prelude::{
+    Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, PlSmallStr, PolarsResult,
+    SerReader, SerWriter,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// What a run can use while it runs.
+pub struct RunContext {
+    /// The run's own directory (for extra artefacts such as checkpoints).
+    pub dir: PathBuf,
+    /// Where datasets are read from (`--data-dir`, `RFT_DATA_DIR`, default `data/`).
+    pub data_dir: PathBuf,
+    log: Mutex<std::fs::File>,
+}
+
+impl RunContext {
+    /// Append a line to the run's `log.txt`.
+    pub fn log(&self, msg: impl std::fmt::Display) {
+        if let Ok(mut f) = self.log.lock() {
+            let _ = writeln!(f, "{msg}");
+        }
+    }
+}
+
+/// `run.json`: the record that marks a run finished.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub sweep: String,
+    pub kind: String,
+    pub seed: u64,
+    pub config: serde_json::Value,
+    pub grid_point: BTreeMap<String, serde_json::Value>,
+    pub tables: Vec<String>,
+    pub seconds: f64,
+    pub runner_version: String,
+}
+
+/// The runs of one experiment under one profile.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    pub fn new(out: &Path, experiment: &str, profile: Profile) -> Self {
+        Self {
+            root: out.join(experiment).join(profile.to_string()),
+        }
+    }
+
+    pub fn run_dir(&self, run: &RunSpec) -> PathBuf {
+        self.root.join(&run.sweep).join(&run.id)
+    }
+
+    /// The run's record, if it finished (its `run.json` parses and all its tables exist).
+    pub fn finished(&self, run: &RunSpec) -> Option<RunRecord> {
+        read_record(&self.run_dir(run))
+    }
+
+    /// Execute a run and store its results; an unfinished directory from an earlier attempt is cleared.
+    pub fn execute(&self, run: &RunSpec, data_dir: &Path) -> Result<RunRecord> {
+        let dir = self.run_dir(run);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot clear unfinished run {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let header = serde_json::json!({ "kind": run.kind, "sweep": run.sweep, "seed": run.seed(), "config": run.config() });
+        write_atomic(
+            &dir.join("config.yaml"),
+            serde_yaml::to_string(&header)?.as_bytes(),
+        )?;
+        let log = std::fs::File::create(dir.join("log.txt"))?;
+        let ctx = RunContext {
+            dir: dir.clone(),
+            data_dir: data_dir.to_path_buf(),
+            log: Mutex::new(log),
+        };
+        let start = Instant::now();
+        let tables = match run.execute(&ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                ctx.log(format!("error: {e:#}"));
+                bail!(
+                    "run {}/{} (seed {}) failed: {e:#} (log: {})",
+                    run.sweep,
+                    run.id,
+                    run.seed(),
+                    dir.join("log.txt").display()
+                );
+            }
+        };
+        let mut names = Vec::new();
+        for (name, mut df) in tables {
+            write_parquet(&dir.join(format!("{name}.parquet")), &mut df)?;
+            names.push(name);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        ctx.log(format!("finished in {seconds:.2}s"));
+        let record = RunRecord {
+            id: run.id.clone(),
+            sweep: run.sweep.clone(),
+            kind: run.kind.to_string(),
+            seed: run.seed(),
+            config: run.config().clone(),
+            grid_point: run.resolved.grid_point.clone(),
+            tables: names,
+            seconds,
+            runner_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        write_atomic(
+            &dir.join("run.json"),
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )?;
+        Ok(record)
+    }
+
+    /// Gather the finished runs of one sweep (in `runs` order) into one table per name, adding
+    /// `run_id`, `seed` and the grid axes as columns; writes `<sweep>.<table>.{parquet,csv}`.
+    pub fn gather(&self, sweep: &str, runs: &[&RunSpec]) -> Result<SweepResults> {
+        let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
+        for run in runs {
+            let dir = self.run_dir(run);
+            let Some(record) = read_record(&dir) else {
+                continue;
+            };
+            for name in &record.tables {
+                let path = dir.join(format!("{name}.parquet"));
+                let mut df = read_parquet(&path)?;
+                annotate(&mut df, &record)
+                    .with_context(|| format!("annotating {}", path.display()))?;
+                match tables.get_mut(name) {
+                    Some(all) => {
+                        all.vstack_mut(&df).with_context(|| {
+                            format!(
+                                "{} does not match the schema of the other runs",
+                                path.display()
+                            )
+                        })?;
+                    }
+                    None => {
+                        tables.insert(name.clone(), df);
+                    }
+                }
+            }
+        }
+        for (name, df) in tables.iter_mut() {
+            df.rechunk_mut();
+            write_parquet(&self.root.join(format!("{sweep}.{name}.parquet")), df)?;
+            write_csv(&self.root.join(format!("{sweep}.{name}.csv")), df)?;
+        }
+        Ok(SweepResults {
+            name: sweep.to_string(),
+            tables,
+        })
+    }
+}
+
+fn read_record(dir: &Path) -> Option<RunRecord> {
+    let text = std::fs::read_to_string(dir.join("run.json")).ok()?;
+    let record: RunRecord = serde_json::from_str(&text).ok()?;
+    record
+        .tables
+        .iter()
+        .all(|t| dir.join(format!("{t}.parquet")).is_file())
+        .then_some(record)
+}
+
+/// Add `run_id`, `seed` and grid-axis columns (unless the table already has a column of that name).
+fn annotate(df: &mut DataFrame, record: &RunRecord) -> Result<()> {
+    let n = df.height();
+    let mut extra: Vec<Column> = vec![
+        Column::new("run_id".into(), vec![record.id.as_str(); n]),
+        Column::new("seed".into(), vec![record.seed as i64; n]),
+    ];
+    for (key, value) in &record.grid_point {
+        let name: PlSmallStr = key.as_str().into();
+        extra.push(match value {
+            serde_json::Value::Bool(b) => Column::new(name, vec![*b; n]),
+            serde_json::Value::Number(x) if x.is_i64() => {
+                Column::new(name, vec![x.as_i64().unwrap(); n])
+            }
+            serde_json::Value::Number(x) => {
+                Column::new(name, vec![x.as_f64().unwrap_or(f64::NAN); n])
+            }
+            serde_json::Value::String(s) => Column::new(name, vec![s.as_str(); n]),
+            other => Column::new(name, vec![other.to_string(); n]),
+        });
+    }
+    for col in extra {
+        if df.column(col.name()).is_err() {
+            df.with_column(col)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    write_with(path, |f| ParquetWriter::new(f).finish(df).map(|_| ()))
+}
+
+pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<()> {
+    write_with(path, |f| CsvWriter::new(f).finish(df))
+}
+
+fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>,
+) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = temp_path_for(path);
+    let result = std::fs::File::create(&tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut f| write(&mut f).map_err(anyhow::Error::from))
+        .and_then(|_| std::fs::rename(&tmp, path).map_err(anyhow::Error::from));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    ParquetReader::new(file).finish().with_context(|| {
+        format!(
+            "{} is not a readable Parquet file (delete its run directory to redo the run)",
+            path.display()
+        )
+    })
+}
+
+/// Copy every finished run found under the `sources` (output directories of shards) into `into`,
+/// skipping runs already there. Returns how many runs were copied.
+pub fn merge(into: &Path, sources: &[PathBuf]) -> Result<usize> {
+    let mut copied = 0;
+    for src in sources {
+        if !src.is_dir() {
+            bail!("merge source {} is not a directory", src.display());
+        }
+        for run_json in find_files(src, "run.json")? {
+            let dir = run_json.parent().unwrap();
+            if read_record(dir).is_none() {
+                continue;
+            }
+            let rel = dir.strip_prefix(src).unwrap();
+            let dest = into.join(rel);
+            if read_record(&dest).is_some() {
+                continue;
+            }
+            let tmp = temp_path_for(&dest);
+            copy_dir(dir, &tmp)?;
+            if dest.exists() {
+                std::fs::remove_dir_all(&dest)?;
+            }
+            std::fs::rename(&tmp, &dest)
+                .with_context(|| format!("cannot move run into {}", dest.display()))?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+fn find_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(find_files(&path, name)?);
+        } else if path.file_name().is_some_and(|n| n == name) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Column helpers for reports.
+pub mod cols {
+    use anyhow::{Result, anyhow};
+    use polars::prelude::*;
+
+    /// A numeric column as `f64` (nulls become `NaN`).
+    pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+        let col = df
+            .column(name)
+            .map_err(|e| anyhow!("missing column {name:?}: {e}"))?;
+        let cast = col.cast(&DataType::Float64)?;
+        Ok(cast.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+
+    /// A string column (nulls become "").
+    pub fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+        let col = df
+            .column(name)
+            .map_err(|e| anyhow!("missing column {name:?}: {e}"))?;
+        let cast = col.cast(&DataType::String)?;
+        Ok(cast
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect())
+    }
+}
