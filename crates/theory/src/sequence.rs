@@ -252,6 +252,6 @@ mod tests {
         let space = SequenceSpace::new(3, 4);
         assert_eq!(space.num_prefixes(), 1 + 3 + 9 + 27);
         assert_eq!(space.level_offset(2), 4);
-        assert_eq!(space.tokens(3, 2 * 9 + 1 * 3 + 2), vec![2, 1, 2]);
+        assert_eq!(space.tokens(3, 2 * 9 + 3 + 2), vec![2, 1, 2]);
     }
 }

@@ -61,8 +61,11 @@ pub struct RunSpec {
     pub kind: &'static str,
     pub id: String,
     pub resolved: ResolvedConfig,
-    exec: Arc<dyn Fn(&RunContext) -> Result<Tables> + Send + Sync>,
+    exec: RunFn,
 }
+
+/// The code of one run, with its typed config and seed captured.
+type RunFn = Arc<dyn Fn(&RunContext) -> Result<Tables> + Send + Sync>;
 
 impl RunSpec {
     pub fn seed(&self) -> u64 {

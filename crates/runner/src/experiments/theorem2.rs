@@ -80,6 +80,11 @@ fn label(method: &str, reward: &str) -> String {
     format!("{} {r}", method.to_uppercase())
 }
 
+/// Per (method, reward): initial stds and times of the fitted inputs, and the number of inputs.
+type FitPoints = (Vec<f64>, Vec<f64>, usize);
+/// Per (method, reward, input): initial std, p(correct) per seed, recorded times.
+type Trajectory = (f64, BTreeMap<u64, Vec<f64>>, Vec<f64>);
+
 impl Experiment for Theorem2Config {
     const KIND: &'static str = "theorem2";
 
@@ -134,11 +139,8 @@ impl Experiment for Theorem2Config {
     }
 
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
-        // (method, reward) -> (init std, time to fit) over all seeds and sweeps.
-        let mut fits: BTreeMap<(String, String), (Vec<f64>, Vec<f64>, usize)> = BTreeMap::new();
-        // (method, reward, input) -> time -> p_correct per seed.
-        let mut traj: BTreeMap<(String, String, i64), (f64, BTreeMap<u64, Vec<f64>>, Vec<f64>)> =
-            BTreeMap::new();
+        let mut fits: BTreeMap<(String, String), FitPoints> = BTreeMap::new();
+        let mut traj: BTreeMap<(String, String, i64), Trajectory> = BTreeMap::new();
         for s in sweeps {
             let df = s.table("fits")?;
             let (methods, rewards) = (cols::strs(df, "method")?, cols::strs(df, "reward")?);

@@ -1,0 +1,37 @@
+# Vanishing gradients in reinforcement finetuning: reproduce the paper's experiments.
+# `just` lists the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Regenerate every committed figure and table under results/ (default profile).
+reproduce-all jobs="2":
+    cargo run -p runner -- sweep theory.yaml --jobs {{jobs}}
+
+# Run the whole test suite.
+test:
+    cargo test --workspace
+
+# Run one sweep file, e.g. `just sweep theory.yaml smoke --jobs 2`.
+sweep file profile="default" *args="":
+    cargo run -p runner -- sweep {{file}} --profile {{profile}} {{args}}
+
+# Re-render figures and tables from finished runs.
+report file profile="default":
+    cargo run -p runner -- report {{file}} --profile {{profile}}
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Check formatting and lints (warnings are errors).
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Render one figure with every panel type into target/gallery.{png,svg}.
+gallery:
+    cargo run -p plotting --example gallery -- target/gallery
