@@ -1,71 +1,52 @@
-//! Throughput of the rewards on the golden-fixture inputs (the same inputs
-//! `scripts/bench_rewards.py` times with the Python references): one pass over
-//! all pairs single-threaded (`score` in a loop) and with all cores
+//! Throughput of the rewards on the golden-fixture pairs (`tests/fixtures/pairs.json`,
+//! the same inputs `scripts/bench_rewards.py` times with the Python references):
+//! one pass over all pairs single-threaded (`score` in a loop) and with all cores
 //! (`score_batch`, rayon). Criterion reports elements/s = pairs/s.
+//!
+//! `REWARDS_BENCH_REPEAT=k` repeats the pair list k times (default 4) so that a
+//! parallel pass has enough work per thread.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewards::{Sample, build};
 use std::hint::black_box;
 
-struct Case {
-    name: &'static str,
-    fixture: &'static str,
-}
-
-const CASES: &[Case] = &[
-    Case {
-        name: "rouge_l_max",
-        fixture: "rouge_l_max_narrativeqa.json",
-    },
-    Case {
-        name: "sacre_bleu_13a",
-        fixture: "sacre_bleu_13a.json",
-    },
-    Case {
-        name: "meteor",
-        fixture: "meteor.json",
-    },
-    Case {
-        name: "rouge_rougeL",
-        fixture: "rouge_rougeL.json",
-    },
-    Case {
-        name: "chrf",
-        fixture: "chrf.json",
-    },
-    Case {
-        name: "ter",
-        fixture: "ter.json",
-    },
-    Case {
-        name: "f1",
-        fixture: "f1.json",
-    },
+/// (benchmark name, configuration name in `scores.json`)
+const CASES: &[(&str, &str)] = &[
+    ("rouge_l_max", "rouge_l_max_narrativeqa"),
+    ("sacre_bleu_13a", "sacre_bleu_13a"),
+    ("meteor", "meteor"),
+    ("rouge_rougeL", "rouge_rougeL"),
+    ("chrf", "chrf"),
+    ("ter", "ter"),
+    ("f1", "f1"),
 ];
 
-fn load(fixture: &str) -> Option<(String, serde_yaml::Value, Vec<Sample>)> {
-    let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let metric = v["metric"].as_str()?.to_string();
-    let args: serde_yaml::Value = serde_json::from_value(v["args"].clone()).ok()?;
-    let samples = v["cases"]
-        .as_array()?
-        .iter()
-        .map(|c| serde_json::from_value::<Sample>(c.clone()))
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?;
-    Some((metric, args, samples))
+fn fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture readable"))
+        .expect("fixture is JSON")
 }
 
 fn bench(c: &mut Criterion) {
-    for case in CASES {
-        let Some((metric, args, samples)) = load(case.fixture) else {
-            eprintln!("skipping {}: fixture {} missing", case.name, case.fixture);
-            continue;
-        };
-        let reward = build(&metric, &args).expect("fixture args are valid");
-        let mut g = c.benchmark_group(case.name);
+    let repeat: usize = std::env::var("REWARDS_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let pairs: Vec<Sample> = serde_json::from_value(fixture("pairs.json")).expect("pairs");
+    let samples: Vec<Sample> = (0..repeat).flat_map(|_| pairs.iter().cloned()).collect();
+    let configs = fixture("scores.json");
+    for (bench_name, config) in CASES {
+        let cfg = configs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == *config)
+            .expect("config exists");
+        let args: serde_yaml::Value = serde_json::from_value(cfg["args"].clone()).unwrap();
+        let reward = build(cfg["metric"].as_str().unwrap(), &args).expect("fixture args are valid");
+        // warm the lazily loaded tables (Punkt, WordNet, py-rouge exceptions)
+        reward.score(&samples[0]);
+        let mut g = c.benchmark_group(*bench_name);
         g.throughput(Throughput::Elements(samples.len() as u64));
         g.sample_size(10);
         g.bench_function("single_thread", |b| {
