@@ -1,0 +1,143 @@
+//! Reward functions of the GRUE/RL4LMs benchmark and the controlled experiments
+//! of "Vanishing Gradients in Reinforcement Finetuning of Language Models",
+//! reimplemented so that every score equals the Python reference implementation
+//! (py-rouge, rouge-score, sacreBLEU, NLTK METEOR, the SQuAD script, ml-rlgrad).
+//!
+//! * [`Reward`]: score one sample, or a batch in parallel (rayon).
+//! * [`registry::build`]: RL4LMs-style ids and arguments -> `Box<dyn Reward>`.
+//! * [`score_jsonl`]: the `runner score` subcommand's engine.
+
+pub mod bleu;
+pub mod chrf;
+pub mod labels;
+pub mod meteor;
+pub mod porter;
+pub mod punkt;
+pub mod py_rouge;
+pub mod registry;
+pub mod rouge_score;
+pub mod squad;
+pub mod ter;
+pub mod text;
+pub mod treebank;
+pub mod wordnet;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+pub use registry::{ConfigError, build};
+
+/// One generated text with its references (and optional prompt).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub prediction: String,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Only used by `labels_with_custom`: the input's label was modified.
+    #[serde(default)]
+    pub modified: bool,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl Sample {
+    pub fn new(prediction: impl Into<String>, references: Vec<String>) -> Sample {
+        Sample {
+            prediction: prediction.into(),
+            references,
+            prompt: None,
+            modified: false,
+        }
+    }
+}
+
+/// A reward function: text in, one `f64` out. Never panics on any input.
+pub trait Reward: Send + Sync {
+    /// The registry id this reward was built from.
+    fn id(&self) -> &str;
+
+    /// Score one generated text against its references (and prompt).
+    fn score(&self, sample: &Sample) -> f64;
+
+    /// Score many samples in parallel (rayon), preserving order.
+    fn score_batch(&self, samples: &[Sample]) -> Vec<f64> {
+        samples.par_iter().map(|s| self.score(s)).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RewardError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("input line {line}: {message}")]
+    Input { line: usize, message: String },
+}
+
+/// Output line of [`score_jsonl`].
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScoredLine {
+    pub index: usize,
+    pub score: f64,
+}
+
+/// Score a JSONL stream: each non-empty input line is
+/// `{"prediction": str, "references": [str] | str, "prompt": str?, "modified": bool?}`;
+/// writes one `{"index": i, "score": x}` line per input line (`i` counts the
+/// non-empty input lines from 0). `args_yaml` is a YAML mapping of the reward's
+/// arguments (see [`registry::build`]).
+pub fn score_jsonl(
+    metric: &str,
+    args_yaml: Option<&str>,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<(), RewardError> {
+    let args: serde_yaml::Value = match args_yaml {
+        Some(s) if !s.trim().is_empty() => {
+            serde_yaml::from_str(s).map_err(|e| ConfigError::BadArgs {
+                id: metric.to_string(),
+                message: e.to_string(),
+            })?
+        }
+        _ => serde_yaml::Value::Null,
+    };
+    let reward = build(metric, &args)?;
+    let mut samples = Vec::new();
+    for (ln, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let s: Sample = serde_json::from_str(&line).map_err(|e| RewardError::Input {
+            line: ln + 1,
+            message: e.to_string(),
+        })?;
+        samples.push(s);
+    }
+    let scores = reward.score_batch(&samples);
+    for (index, score) in scores.into_iter().enumerate() {
+        let line = serde_json::to_string(&ScoredLine { index, score }).map_err(|e| {
+            RewardError::Input {
+                line: index + 1,
+                message: e.to_string(),
+            }
+        })?;
+        writeln!(output, "{line}")?;
+    }
+    Ok(())
+}
