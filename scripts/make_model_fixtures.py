@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Build the Hugging Face parity fixtures for the `model` crate.
+
+Makes a tiny random GPT-2 (`GPT2LMHeadModel`) from a fixed seed with `transformers`, saves it in
+Hugging Face layout (`config.json` + `model.safetensors`) and, next to it, `cases.safetensors`
+holding input ids, attention masks, position ids, the logits Hugging Face computes for them, and
+greedy continuations. The Rust tests in `crates/model/tests/` load these and compare.
+
+    pip install torch transformers safetensors
+    python scripts/make_model_fixtures.py [--out crates/model/tests/fixtures]
+
+Everything runs on the CPU in float32. The output is a few hundred KB.
+"""
+
+import argparse
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+from transformers import GPT2Config, GPT2LMHeadModel
+
+GPT2_SEED = 1234
+MAX_NEW_TOKENS = 8
+
+
+def position_ids_from_mask(attention_mask):
+    """Left padding: the first real token gets position 0 (what `generate` does for GPT-2)."""
+    pos = attention_mask.long().cumsum(-1) - 1
+    return pos.clamp(min=0)
+
+
+@torch.no_grad()
+def greedy_reference(model, input_ids, attention_mask, max_new_tokens):
+    """Greedy decoding without a cache, recomputing the whole sequence each step."""
+    ids, mask = input_ids.clone(), attention_mask.clone()
+    for _ in range(max_new_tokens):
+        logits = model(
+            input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)
+        ).logits
+        next_tok = logits[:, -1, :].argmax(-1, keepdim=True)
+        ids = torch.cat([ids, next_tok], dim=1)
+        mask = torch.cat([mask, torch.ones_like(next_tok)], dim=1)
+    return ids[:, input_ids.shape[1]:]
+
+
+@torch.no_grad()
+def check_greedy_margin(model, input_ids, attention_mask, max_new_tokens):
+    """Smallest gap between the best and second-best logit along the greedy path.
+
+    Parity at 1e-4 only pins the greedy tokens down when this gap is clearly larger."""
+    ids, mask = input_ids.clone(), attention_mask.clone()
+    margin = float("inf")
+    for _ in range(max_new_tokens):
+        logits = model(
+            input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)
+        ).logits[:, -1, :]
+        top2 = logits.topk(2, dim=-1).values
+        margin = min(margin, float((top2[:, 0] - top2[:, 1]).min()))
+        next_tok = logits.argmax(-1, keepdim=True)
+        ids = torch.cat([ids, next_tok], dim=1)
+        mask = torch.cat([mask, torch.ones_like(next_tok)], dim=1)
+    return margin
+
+
+def make_gpt2(out_dir):
+    torch.manual_seed(GPT2_SEED)
+    config = GPT2Config(
+        vocab_size=256,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_inner=None,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        layer_norm_epsilon=1e-5,
+        # Larger than GPT-2's 0.02 so the logits are far from uniform and greedy choices are clear.
+        initializer_range=0.3,
+        bos_token_id=255,
+        eos_token_id=255,
+        tie_word_embeddings=True,
+    )
+    model = GPT2LMHeadModel(config).eval()
+    # Random LayerNorm affine parameters and biases too (HF initialises them to 1 and 0), so the
+    # test would catch a swapped or ignored tensor.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or ".ln_" in name:
+                p.add_(0.1 * torch.randn_like(p))
+
+    model_dir = os.path.join(out_dir, "gpt2-tiny")
+    model.save_pretrained(model_dir, safe_serialization=True)
+
+    g = torch.Generator().manual_seed(GPT2_SEED + 1)
+    # Unpadded batch: 2 sequences of 7 tokens (254 so the EOS id 255 never appears in inputs).
+    ids = torch.randint(0, 254, (2, 7), generator=g)
+    mask = torch.ones_like(ids)
+    # Left-padded batch: lengths 7, 4 and 1; pad id 0 (any id: masked out).
+    ids_pad = torch.randint(0, 254, (3, 7), generator=g)
+    mask_pad = torch.ones_like(ids_pad)
+    mask_pad[1, :3] = 0
+    mask_pad[2, :6] = 0
+    ids_pad[mask_pad == 0] = 0
+
+    cases = {}
+    with torch.no_grad():
+        for tag, (i, m) in {"plain": (ids, mask), "padded": (ids_pad, mask_pad)}.items():
+            pos = position_ids_from_mask(m)
+            logits = model(input_ids=i, attention_mask=m, position_ids=pos).logits
+            greedy = greedy_reference(model, i, m, MAX_NEW_TOKENS)
+            hf_greedy = model.generate(
+                input_ids=i,
+                attention_mask=m,
+                max_new_tokens=MAX_NEW_TOKENS,
+                min_new_tokens=MAX_NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=0,
+            )[:, i.shape[1]:]
+            assert torch.equal(greedy, hf_greedy), (tag, greedy, hf_greedy)
+            assert not (greedy == config.eos_token_id).any(), "greedy path hits EOS; change seed"
+            margin = check_greedy_margin(model, i, m, MAX_NEW_TOKENS)
+            assert margin > 1e-2, f"greedy margin {margin} too small for a 1e-4 parity test"
+            print(f"gpt2 {tag}: logits {tuple(logits.shape)}, greedy margin {margin:.4f}")
+            cases[f"{tag}.input_ids"] = i.to(torch.int64).contiguous()
+            cases[f"{tag}.attention_mask"] = m.to(torch.int64).contiguous()
+            cases[f"{tag}.position_ids"] = pos.to(torch.int64).contiguous()
+            cases[f"{tag}.logits"] = logits.to(torch.float32).contiguous()
+            cases[f"{tag}.greedy"] = greedy.to(torch.int64).contiguous()
+    # Gradient of the teacher-forced log-likelihood of the padded batch: sum over positions t whose
+    # token and next token are both real of log p(x[t+1] | x[..=t]).
+    model.zero_grad()
+    m = mask_pad
+    logits = model(input_ids=ids_pad, attention_mask=m, position_ids=position_ids_from_mask(m)).logits
+    logp = torch.log_softmax(logits[:, :-1], dim=-1)
+    target_logp = logp.gather(2, ids_pad[:, 1:, None]).squeeze(2)
+    weight = (m[:, :-1] * m[:, 1:]).to(torch.float32)
+    loss = (target_logp * weight).sum()
+    loss.backward()
+    cases["padded.loglik"] = loss.detach().reshape(1).contiguous()
+    for name, p in [("wte", model.transformer.wte.weight),
+                    ("h0_c_attn", model.transformer.h[0].attn.c_attn.weight),
+                    ("h1_ln_2", model.transformer.h[1].ln_2.weight)]:
+        assert torch.isfinite(p.grad).all()
+        cases[f"padded.grad.{name}"] = p.grad.detach().to(torch.float32).contiguous()
+    save_file(cases, os.path.join(out_dir, "gpt2-tiny-cases.safetensors"))
+    with open(os.path.join(out_dir, "gpt2-tiny-cases.json"), "w") as f:
+        json.dump({"seed": GPT2_SEED, "max_new_tokens": MAX_NEW_TOKENS,
+                   "torch": torch.__version__,
+                   "transformers": __import__("transformers").__version__}, f, indent=2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "crates", "model", "tests", "fixtures"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    make_gpt2(args.out)
+
+
+if __name__ == "__main__":
+    main()
