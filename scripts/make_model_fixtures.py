@@ -9,6 +9,10 @@ greedy continuations. The Rust tests in `crates/model/tests/` load these and com
     pip install torch transformers safetensors
     python scripts/make_model_fixtures.py [--out crates/model/tests/fixtures]
 
+It also writes `gpt2-tokenizer-cases.json`: strings and the ids Hugging Face's GPT-2 tokenizer gives
+them, read from `encoder.json` + `vocab.bpe` under `<data dir>/tokenizers/gpt2/` (`--data-dir`, or env
+`RFT_DATA_DIR`, default `data/`). Only the strings and ids are written, never the vocabulary.
+
 Everything runs on the CPU in float32. The output is a few hundred KB.
 """
 
@@ -152,15 +156,108 @@ def make_gpt2(out_dir):
                    "transformers": __import__("transformers").__version__}, f, indent=2)
 
 
+TOKENIZER_STRINGS = [
+    "Hello world",
+    " Hello world",
+    "The movie was surprisingly good, and I'd watch it again!",
+    "  two leading spaces and trailing   ",
+    "line one\nline two\n\n\ttabbed",
+    "Numbers: 3.14159, 2024, 1,000,000 and 42nd.",
+    "Contractions: don't, can't, it's, we're, they'll, I've, she'd.",
+    "Unicode: caf\u00e9, na\u00efve, \u00fcber, \u65e5\u672c\u8a9e, \u0645\u0631\u062d\u0628\u0627, \u03a9\u2248\u00e7",
+    "Emoji \U0001F600\U0001F44D\U0001F3FD and symbols \u00a9\u00ae\u2122 \u2192 \u2200x",
+    "<|endoftext|>",
+    "code: fn main() { println!(\"{}\", x + 1); }",
+    "",
+    "a",
+    "ALL CAPS SHOUTING!!! ???",
+    "http://example.com/path?query=1&b=2#frag",
+]
+
+
+class OpenAIEncoder:
+    """OpenAI's original GPT-2 `encoder.py` (byte-level BPE), a second reference next to HF's."""
+
+    PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+    def __init__(self, encoder_json, vocab_bpe):
+        import regex
+
+        with open(encoder_json, encoding="utf-8") as f:
+            self.encoder = json.load(f)
+        with open(vocab_bpe, encoding="utf-8") as f:
+            merges = [tuple(line.split()) for line in f.read().split("\n")[1:] if line]
+        self.ranks = {pair: i for i, pair in enumerate(merges)}
+        bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1))
+              + list(range(ord("\u00ae"), ord("\u00ff") + 1)))
+        cs, n = bs[:], 0
+        for b in range(256):
+            if b not in bs:
+                bs.append(b)
+                cs.append(256 + n)
+                n += 1
+        self.byte_encoder = dict(zip(bs, map(chr, cs)))
+        self.pat = regex.compile(self.PATTERN)
+
+    def bpe(self, token):
+        word = list(token)
+        while len(word) > 1:
+            pairs = set(zip(word, word[1:]))
+            best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
+            if best not in self.ranks:
+                break
+            merged, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    merged.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    merged.append(word[i])
+                    i += 1
+            word = merged
+        return word
+
+    def encode(self, text):
+        ids = []
+        for token in self.pat.findall(text):
+            token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
+            ids.extend(self.encoder[piece] for piece in self.bpe(token))
+        return ids
+
+
+def make_gpt2_tokenizer_cases(out_dir, data_dir):
+    from transformers import GPT2Tokenizer
+
+    gpt2_dir = os.path.join(data_dir, "tokenizers", "gpt2")
+    vocab, merges = os.path.join(gpt2_dir, "encoder.json"), os.path.join(gpt2_dir, "vocab.bpe")
+    hf = GPT2Tokenizer(vocab=vocab, merges=merges)
+    openai = OpenAIEncoder(vocab, merges)
+    cases = []
+    for text in TOKENIZER_STRINGS:
+        # split_special_tokens: "<|endoftext|>" in raw text is plain text, as in our tokenizer
+        # (special tokens are never matched in text; trainers append EOS by id).
+        ids = hf(text, split_special_tokens=True)["input_ids"]
+        assert ids == openai.encode(text), (text, ids, openai.encode(text))
+        assert hf.decode(ids) == text, text
+        cases.append({"text": text, "ids": ids})
+    with open(os.path.join(out_dir, "gpt2-tokenizer-cases.json"), "w") as f:
+        f.write(f'{{"eos_token_id": {hf.eos_token_id}, "vocab_size": {len(hf)}, "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
+    print(f"gpt2 tokenizer: {len(cases)} strings")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "crates", "model", "tests", "fixtures"))
+    ap.add_argument("--data-dir", default=os.environ.get("RFT_DATA_DIR", "data"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     make_gpt2(args.out)
+    make_gpt2_tokenizer_cases(args.out, args.data_dir)
 
 
 if __name__ == "__main__":

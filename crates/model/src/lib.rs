@@ -12,3 +12,6 @@ pub use generation::{
     CausalBatch, CausalLM, CompletionScores, Generated, SamplingConfig, TokenScores, generate,
     score_completions, score_tokens,
 };
+pub mod tokenizer;
+
+pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
