@@ -15,3 +15,6 @@ pub use generation::{
 pub mod tokenizer;
 
 pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
+pub mod value_head;
+
+pub use value_head::ValueHead;
