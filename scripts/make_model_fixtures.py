@@ -247,6 +247,55 @@ def make_gpt2_tokenizer_cases(out_dir, data_dir):
     print(f"gpt2 tokenizer: {len(cases)} strings")
 
 
+T5_SEED = 99
+
+
+def make_t5(out_dir):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(T5_SEED)
+    config = T5Config(
+        vocab_size=128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
+        num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
+        dropout_rate=0.0, layer_norm_epsilon=1e-6, initializer_factor=2.0,
+        feed_forward_proj="relu", tie_word_embeddings=True,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    )
+    model = T5ForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "layer_norm" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    model_dir = os.path.join(out_dir, "t5-tiny")
+    model.save_pretrained(model_dir, safe_serialization=True)
+
+    g = torch.Generator().manual_seed(T5_SEED + 1)
+    # Encoder inputs: right padding (T5's convention), lengths 9 and 5 (ids >= 2: no pad/EOS).
+    enc = torch.randint(2, 128, (2, 9), generator=g)
+    enc_mask = torch.ones_like(enc)
+    enc_mask[1, 5:] = 0
+    enc[enc_mask == 0] = 0
+    dec = torch.cat([torch.zeros(2, 1, dtype=torch.long), torch.randint(2, 128, (2, 5), generator=g)], 1)
+    cases = {}
+    with torch.no_grad():
+        logits = model(input_ids=enc, attention_mask=enc_mask, decoder_input_ids=dec).logits
+        out = model.generate(input_ids=enc, attention_mask=enc_mask, max_new_tokens=MAX_NEW_TOKENS,
+                             min_new_tokens=MAX_NEW_TOKENS, do_sample=False,
+                             output_scores=True, return_dict_in_generate=True)
+        greedy = out.sequences[:, 1:]
+        assert not (greedy == config.eos_token_id).any(), "greedy path hits EOS; change seed"
+        margin = min(float((s.topk(2, -1).values[:, 0] - s.topk(2, -1).values[:, 1]).min())
+                     for s in out.scores)
+        assert margin > 1e-2, f"greedy margin {margin} too small for a 1e-4 parity test"
+    print(f"t5: logits {tuple(logits.shape)}, greedy margin {margin:.4f}")
+    cases["input_ids"] = enc.contiguous()
+    cases["attention_mask"] = enc_mask.contiguous()
+    cases["decoder_input_ids"] = dec.contiguous()
+    cases["logits"] = logits.to(torch.float32).contiguous()
+    cases["greedy"] = greedy.to(torch.int64).contiguous()
+    save_file(cases, os.path.join(out_dir, "t5-tiny-cases.safetensors"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", default=os.path.join(
@@ -258,6 +307,7 @@ def main():
     torch.set_num_threads(1)
     make_gpt2(args.out)
     make_gpt2_tokenizer_cases(args.out, args.data_dir)
+    make_t5(args.out)
 
 
 if __name__ == "__main__":

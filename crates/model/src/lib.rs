@@ -18,3 +18,6 @@ pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
 pub mod value_head;
 
 pub use value_head::ValueHead;
+pub mod t5;
+
+pub use t5::{T5Config, T5ForConditionalGeneration};
