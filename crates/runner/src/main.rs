@@ -1,6 +1,6 @@
 //! `runner`: the command-line front of the experiments. All logic is in the library.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use runner::{Profile, SweepOptions, sweep};
 use std::path::PathBuf;
@@ -61,6 +61,19 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         common: Common,
+    },
+    /// Score predictions with a reward: reads JSONL lines `{"prediction", "references", "prompt"?}`,
+    /// prints one `{"index", "score"}` line each.
+    Score {
+        /// Reward id: rouge_l_max, rouge, sacre_bleu, meteor, chrf, ter, f1, exact_match, labels, labels_with_custom.
+        #[arg(long)]
+        metric: String,
+        /// The reward's arguments as YAML, e.g. '{tokenize: intl}'.
+        #[arg(long)]
+        args: Option<String>,
+        /// Input JSONL file ('-' for standard input).
+        #[arg(long)]
+        input: PathBuf,
     },
     /// Copy the finished runs of shard outputs into one run store.
     Merge {
@@ -142,6 +155,26 @@ fn run(cli: Cli) -> Result<()> {
                     r.seed(),
                     point.join(" ")
                 );
+            }
+        }
+        Command::Score {
+            metric,
+            args,
+            input,
+        } => {
+            let stdout = std::io::stdout().lock();
+            if input.as_os_str() == "-" {
+                rewards::score_jsonl(&metric, args.as_deref(), std::io::stdin().lock(), stdout)?;
+            } else {
+                let file = std::fs::File::open(&input)
+                    .with_context(|| format!("cannot open input {}", input.display()))?;
+                rewards::score_jsonl(
+                    &metric,
+                    args.as_deref(),
+                    std::io::BufReader::new(file),
+                    stdout,
+                )
+                .with_context(|| format!("scoring {}", input.display()))?;
             }
         }
         Command::Merge { into, sources } => {

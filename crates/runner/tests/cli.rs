@@ -352,3 +352,45 @@ fn theory_smoke_profile_end_to_end_reproducibly() {
         assert_eq!(a, b, "{table} differs between two identical sweeps");
     }
 }
+
+#[test]
+fn score_prints_one_json_line_per_input_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"prediction\": \"the cat sat on the mat\", \"references\": [\"the cat sat on the mat\"]}\n\
+         {\"prediction\": \"a dog\", \"references\": [\"the cat sat on the mat\"]}\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "score",
+        "--metric",
+        "f1",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let scores: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(scores.len(), 2);
+    assert_eq!(scores[0]["score"], 1.0);
+    assert_eq!(scores[1]["score"], 0.0);
+
+    let o = run(&[
+        "score",
+        "--metric",
+        "blue",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr.contains("blue") && stderr.contains("sacre_bleu"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,23 @@
+//! GPT-2 and T5 in burn: Hugging Face checkpoints, teacher-forced scoring and sampling.
+pub mod backend;
+pub mod gpt2;
+pub mod weights;
+
+pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, run_on};
+pub use gpt2::{GPT2Config, GPT2LMHeadModel, KvCache};
+pub use weights::ModelError;
+pub mod generation;
+
+pub use generation::{
+    CausalBatch, CausalLM, CompletionScores, Generated, SamplingConfig, TokenScores, generate,
+    score_completions, score_tokens,
+};
+pub mod tokenizer;
+
+pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
+pub mod value_head;
+
+pub use value_head::ValueHead;
+pub mod t5;
+
+pub use t5::{T5Config, T5ForConditionalGeneration};
