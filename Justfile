@@ -35,3 +35,9 @@ lint:
 # Render one figure with every panel type into target/gallery.{png,svg}.
 gallery:
     cargo run -p plotting --example gallery -- target/gallery
+
+# Benchmark the rewards against the Python references, side by side
+# (needs `pip install sacrebleu rouge-score py-rouge nltk 'setuptools<81'`).
+bench-rewards:
+    cargo bench -p rewards --bench rewards
+    python3 scripts/bench_rewards.py
