@@ -18,7 +18,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_json};
+use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
 
 /// `GPT2Config`, with Hugging Face's field names and defaults (those of `gpt2`, 124M).
 /// Fields this crate does not use are kept in `extra` so that a saved `config.json` keeps them.
@@ -536,19 +536,7 @@ impl<B: Backend> GPT2LMHeadModel<B> {
     /// `GPT2LMHeadModel.from_pretrained` reads (tied `lm_head.weight` omitted, as HF does).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<(), ModelError> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let mut config = self.config.clone();
-        config
-            .extra
-            .insert("model_type".into(), serde_json::json!("gpt2"));
-        config.extra.insert(
-            "architectures".into(),
-            serde_json::json!(["GPT2LMHeadModel"]),
-        );
-        write_json(dir.join("config.json"), &config)?;
+        write_hf_config(dir, &self.config, "gpt2", "GPT2LMHeadModel")?;
 
         let mut out = TensorWriter::new();
         let t = &self.transformer;

@@ -18,7 +18,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_json};
+use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
 
 /// `T5Config`, with Hugging Face's field names and defaults (those of `t5-small`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -416,19 +416,7 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
     /// Writes `config.json` and `model.safetensors` in HF layout (tied `lm_head.weight` omitted).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<(), ModelError> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let mut config = self.config.clone();
-        config
-            .extra
-            .insert("model_type".into(), serde_json::json!("t5"));
-        config.extra.insert(
-            "architectures".into(),
-            serde_json::json!(["T5ForConditionalGeneration"]),
-        );
-        write_json(dir.join("config.json"), &config)?;
+        write_hf_config(dir, &self.config, "t5", "T5ForConditionalGeneration")?;
         let mut out = TensorWriter::new();
         out.add("shared.weight", self.shared.val());
         for (name, stack) in [("encoder", &self.encoder), ("decoder", &self.decoder)] {

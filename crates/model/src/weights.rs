@@ -256,11 +256,13 @@ impl TensorWriter {
             })
             .collect::<Vec<_>>();
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::serialize_to_file(views, Some(metadata), path).map_err(|source| {
-            ModelError::SafeTensors {
-                path: path.to_path_buf(),
-                source,
-            }
+        write_via_temp(path, |tmp| {
+            safetensors::serialize_to_file(views, Some(metadata), tmp).map_err(|source| {
+                ModelError::SafeTensors {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })
         })
     }
 }
@@ -285,8 +287,53 @@ pub fn write_json<T: serde::Serialize>(
 ) -> Result<(), ModelError> {
     let path = path.as_ref();
     let text = serde_json::to_string_pretty(value).expect("config serialises");
-    std::fs::write(path, text + "\n").map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
+    write_via_temp(path, |tmp| {
+        std::fs::write(tmp, text + "\n").map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     })
+}
+
+/// Creates `dir` and writes its Hugging Face `config.json`: `config` with `model_type` and
+/// `architectures` stamped in, so `transformers` knows which class to open.
+pub fn write_hf_config<T: serde::Serialize>(
+    dir: &Path,
+    config: &T,
+    model_type: &str,
+    architecture: &str,
+) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut value = serde_json::to_value(config).expect("config serialises");
+    if let Some(map) = value.as_object_mut() {
+        map.insert("model_type".into(), serde_json::json!(model_type));
+        map.insert("architectures".into(), serde_json::json!([architecture]));
+    }
+    write_json(dir.join("config.json"), &value)
+}
+
+/// Writes `path` through a temporary file beside it and a rename, so a process killed mid-save
+/// never leaves a half-written checkpoint under the real name.
+fn write_via_temp(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

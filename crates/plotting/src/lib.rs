@@ -14,6 +14,7 @@
 //! The text font (DejaVu Sans, Bitstream Vera license, `assets/DejaVu-LICENSE.txt`) is compiled
 //! in, so figures look the same on every machine.
 
+pub mod demo;
 mod draw;
 mod figure;
 mod table;
