@@ -1,0 +1,194 @@
+//! The language-model side shared by every trainer: examples, the task reward, sampling
+//! rollouts, and teacher-forced scores of completions laid out token by token.
+//!
+//! Layout: a batch of prompts (left-padded) followed by completions (right-padded), scored in one
+//! forward pass ([`model::CausalBatch`]). Completion token `i` of row `b` is the target at column
+//! `prompt_width - 1 + i` of the `[batch, seq - 1]` score tensors.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use model::{CausalBatch, CompletionScores, GPT2LMHeadModel, SamplingConfig, score_completions};
+use rewards::{Reward, Sample};
+
+/// One input `x` of the RFT objective: a tokenised prompt, its reference texts (for the reward)
+/// and one tokenised reference continuation (for SFT).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub prompt_ids: Vec<u32>,
+    pub prompt: String,
+    pub references: Vec<String>,
+    pub target_ids: Vec<u32>,
+}
+
+/// Text of generated tokens (the task's detokeniser).
+pub type Decode = Box<dyn Fn(&[u32]) -> String + Send + Sync>;
+
+/// The task reward r(x, y): decode the generated tokens, score them with a [`rewards::Reward`].
+pub struct TaskReward {
+    pub reward: Box<dyn Reward>,
+    pub decode: Decode,
+}
+
+impl TaskReward {
+    /// `r(x_i, y_i)` for each pair, scored in parallel.
+    pub fn score(&self, examples: &[&Example], outputs: &[Vec<u32>]) -> Vec<f64> {
+        let samples: Vec<Sample> = examples
+            .iter()
+            .zip(outputs)
+            .map(|(x, y)| Sample {
+                prediction: (self.decode)(y),
+                references: x.references.clone(),
+                prompt: Some(x.prompt.clone()),
+                modified: false,
+            })
+            .collect();
+        self.reward.score_batch(&samples)
+    }
+}
+
+/// How rollouts are sampled (RL4LMs' `policy.args.generation_kwargs` plus the EOS/pad ids).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationKwargs {
+    #[serde(default = "yes")]
+    pub do_sample: bool,
+    #[serde(default = "one")]
+    pub temperature: f64,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub min_new_tokens: usize,
+    pub max_new_tokens: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+
+impl GenerationKwargs {
+    pub fn sampling(&self, eos: Option<u32>, pad: u32, seed: u64) -> SamplingConfig {
+        SamplingConfig {
+            max_new_tokens: self.max_new_tokens,
+            min_new_tokens: self.min_new_tokens,
+            greedy: !self.do_sample,
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            eos_token_id: eos,
+            pad_token_id: pad,
+            use_cache: true,
+            seed,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_new_tokens == 0 {
+            return Err("generation_kwargs.max_new_tokens must be >= 1".into());
+        }
+        if self.do_sample && !(self.temperature > 0.0) {
+            return Err(format!(
+                "generation_kwargs.temperature must be > 0, got {}",
+                self.temperature
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Special token ids of the policy's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tokens {
+    pub eos: Option<u32>,
+    pub pad: u32,
+}
+
+/// Teacher-forced scores of `completions` after `prompts`, in one batched pass.
+pub fn score<B: Backend>(
+    model: &GPT2LMHeadModel<B>,
+    prompts: &[Vec<u32>],
+    completions: &[Vec<u32>],
+    pad: u32,
+) -> (CausalBatch<B>, CompletionScores<B>) {
+    let device = model.transformer.wte.weight.device();
+    let batch = CausalBatch::new(prompts, completions, pad, &device);
+    let scores = score_completions(model, &batch);
+    (batch, scores)
+}
+
+/// Row `b`'s completion segment of a `[batch, seq - 1]` host matrix.
+pub fn completion_row(
+    flat: &[f32],
+    cols: usize,
+    prompt_width: usize,
+    b: usize,
+    len: usize,
+) -> Vec<f64> {
+    let start = b * cols + prompt_width - 1;
+    flat[start..start + len].iter().map(|&x| x as f64).collect()
+}
+
+/// A `[batch, seq - 1]` tensor with `rows[b][i]` at completion token `i` of row `b`, 0 elsewhere.
+pub fn completion_tensor<B: Backend>(
+    rows: &[Vec<f64>],
+    cols: usize,
+    prompt_width: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let mut flat = vec![0f32; rows.len() * cols];
+    for (b, row) in rows.iter().enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            flat[b * cols + prompt_width - 1 + i] = v as f32;
+        }
+    }
+    Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), device)
+}
+
+/// Host copy of a float tensor.
+pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("float tensor data")
+}
+
+/// A seed for one step of one stream, so every random draw of a run is a function of
+/// `(seed, stream, step)`: resuming at a step needs no saved RNG state.
+pub fn step_seed(seed: u64, stream: u64, step: u64) -> u64 {
+    // SplitMix64 finaliser over the three words.
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(step.wrapping_mul(0x94D0_49BB_1331_11EB));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Mean task reward of greedy decoding over `examples` (no gradients), and each example's reward.
+pub fn evaluate_greedy<B: Backend>(
+    model: &GPT2LMHeadModel<B>,
+    examples: &[Example],
+    reward: &TaskReward,
+    tokens: Tokens,
+    max_new_tokens: usize,
+) -> (f64, Vec<f64>) {
+    let prompts: Vec<Vec<u32>> = examples.iter().map(|x| x.prompt_ids.clone()).collect();
+    let config = SamplingConfig {
+        greedy: true,
+        max_new_tokens,
+        eos_token_id: tokens.eos,
+        pad_token_id: tokens.pad,
+        ..SamplingConfig::default()
+    };
+    let device = model.transformer.wte.weight.device();
+    let out = model::generate(model, &prompts, &config, &device);
+    let refs: Vec<&Example> = examples.iter().collect();
+    let scores = reward.score(&refs, &out.tokens);
+    let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+    (mean, scores)
+}

@@ -1,0 +1,265 @@
+//! Optimiser settings shared by every trainer: Adam(W), learning-rate schedule, global-norm
+//! gradient clipping (as `torch.nn.utils.clip_grad_norm_`), and the gradient norm itself.
+
+use std::marker::PhantomData;
+
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Learning rate as a function of the optimiser step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// `lr` at every step.
+    #[default]
+    Constant,
+    /// Linear warm-up from 0 to `lr` over `warmup_steps`, then linear decay to 0 at `total_steps`
+    /// (transformers' `get_linear_schedule_with_warmup`).
+    WarmupLinear {
+        warmup_steps: usize,
+        total_steps: usize,
+    },
+}
+
+impl Schedule {
+    /// Learning rate of step `step` (0-based).
+    pub fn lr(&self, base: f64, step: usize) -> f64 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::WarmupLinear {
+                warmup_steps,
+                total_steps,
+            } => {
+                if step < warmup_steps {
+                    base * step as f64 / warmup_steps.max(1) as f64
+                } else {
+                    let left = total_steps.saturating_sub(step) as f64;
+                    base * (left / total_steps.saturating_sub(warmup_steps).max(1) as f64).max(0.0)
+                }
+            }
+        }
+    }
+}
+
+/// Adam with decoupled weight decay; `weight_decay: 0` is plain Adam.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    pub learning_rate: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Clip the global gradient norm to this value (none: no clipping).
+    #[serde(default)]
+    pub max_grad_norm: Option<f64>,
+}
+
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+
+impl OptimConfig {
+    pub fn adam(learning_rate: f64) -> Self {
+        OptimConfig {
+            learning_rate,
+            weight_decay: 0.0,
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+            schedule: Schedule::Constant,
+            max_grad_norm: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.learning_rate >= 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!(
+                "learning_rate must be >= 0, got {}",
+                self.learning_rate
+            ));
+        }
+        if let Some(m) = self.max_grad_norm
+            && m <= 0.0
+        {
+            return Err(format!("max_grad_norm must be > 0, got {m}"));
+        }
+        Ok(())
+    }
+
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> OptimizerAdaptor<AdamW, M, B> {
+        AdamWConfig::new()
+            .with_beta_1(self.beta1 as f32)
+            .with_beta_2(self.beta2 as f32)
+            .with_epsilon(self.eps as f32)
+            .with_weight_decay(self.weight_decay as f32)
+            .init()
+    }
+}
+
+/// An optimiser with its config and step count: one `step` = schedule, clipping, update.
+pub struct Trainer<B: AutodiffBackend, M: AutodiffModule<B>> {
+    pub config: OptimConfig,
+    pub optim: OptimizerAdaptor<AdamW, M, B>,
+    /// Optimiser steps taken so far.
+    pub steps: usize,
+}
+
+/// What one optimiser step saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    pub learning_rate: f64,
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Trainer<B, M> {
+    pub fn new(config: OptimConfig) -> Self {
+        let optim = config.init();
+        Trainer {
+            config,
+            optim,
+            steps: 0,
+        }
+    }
+
+    /// Backpropagates `loss`, clips, and updates `module`. Fails (before touching the weights) on a
+    /// non-finite loss or gradient norm.
+    pub fn step(
+        &mut self,
+        module: M,
+        loss: Tensor<B, 1>,
+        at: usize,
+    ) -> Result<(M, StepStats), crate::TrainError> {
+        let loss_value: f64 = loss.clone().into_scalar().elem();
+        crate::ensure_finite(at, "loss", loss_value)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &module);
+        self.apply(module, grads, at)
+    }
+
+    /// Clips and applies already computed gradients.
+    pub fn apply(
+        &mut self,
+        module: M,
+        mut grads: GradientsParams,
+        at: usize,
+    ) -> Result<(M, StepStats), crate::TrainError> {
+        let grad_norm = match self.config.max_grad_norm {
+            Some(max) => clip_grad_norm(&module, &mut grads, max),
+            None => grad_norm(&module, &grads),
+        };
+        crate::ensure_finite(at, "gradient norm", grad_norm)?;
+        let learning_rate = self
+            .config
+            .schedule
+            .lr(self.config.learning_rate, self.steps);
+        let module = self.optim.step(learning_rate, module, grads);
+        self.steps += 1;
+        Ok((
+            module,
+            StepStats {
+                grad_norm,
+                learning_rate,
+            },
+        ))
+    }
+}
+
+struct SquaredNorm<'a, B> {
+    grads: &'a GradientsParams,
+    sum: f64,
+    _backend: PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            let s: f64 = g.powi_scalar(2).sum().into_scalar().elem();
+            self.sum += s;
+        }
+    }
+}
+
+/// Euclidean norm of all of `module`'s gradients in `grads`, as one vector.
+pub fn grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &GradientsParams,
+) -> f64 {
+    let mut v = SquaredNorm::<B> {
+        grads,
+        sum: 0.0,
+        _backend: PhantomData,
+    };
+    module.visit(&mut v);
+    v.sum.sqrt()
+}
+
+struct Scale<'a, B> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+    _backend: PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+            self.grads.register(param.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// Scales the gradients so their global norm is at most `max_norm` (PyTorch's
+/// `clip_grad_norm_`: factor `max_norm / (norm + 1e-6)` when below 1). Returns the norm before.
+pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    let norm = grad_norm(module, grads);
+    let factor = max_norm / (norm + 1e-6);
+    if factor < 1.0 {
+        let mut v = Scale::<B> {
+            grads,
+            factor,
+            _backend: PhantomData,
+        };
+        module.visit(&mut v);
+    }
+    norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_linear_rises_then_decays_to_zero() {
+        let s = Schedule::WarmupLinear {
+            warmup_steps: 10,
+            total_steps: 110,
+        };
+        assert_eq!(s.lr(1.0, 0), 0.0);
+        assert!((s.lr(1.0, 5) - 0.5).abs() < 1e-12);
+        assert!((s.lr(1.0, 10) - 1.0).abs() < 1e-12);
+        assert!((s.lr(1.0, 60) - 0.5).abs() < 1e-12);
+        assert_eq!(s.lr(1.0, 110), 0.0);
+        assert_eq!(s.lr(1.0, 500), 0.0);
+        assert_eq!(Schedule::Constant.lr(0.3, 99), 0.3);
+    }
+}

@@ -1,0 +1,134 @@
+//! A tiny generation task for tests and demos: reverse a string of letters.
+//!
+//! Vocabulary: `0` = EOS (also padding), `1` = `=` (separator), `2..` = letters `a, b, ...`.
+//! Prompt `a b c =`, target `c b a <eos>`. The reward scores the decoded letters (space
+//! separated, up to EOS) against the reversed string with any metric of the `rewards` registry
+//! (default: rouge-score ROUGE-L F, which gives partial credit and cares about order).
+
+use burn::tensor::backend::Backend;
+use model::{GPT2Config, GPT2LMHeadModel};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::lm::{Example, TaskReward, Tokens};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseTask {
+    /// Letters in the alphabet (<= 26).
+    pub alphabet: usize,
+    /// Letters per string.
+    pub length: usize,
+}
+
+pub const EOS: u32 = 0;
+pub const SEP: u32 = 1;
+
+impl ReverseTask {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(1..=26).contains(&self.alphabet) || self.length == 0 {
+            return Err(TrainError::Config(format!(
+                "reverse task needs 1 <= alphabet <= 26 and length >= 1, got {} and {}",
+                self.alphabet, self.length
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.alphabet + 2
+    }
+
+    pub fn tokens(&self) -> Tokens {
+        Tokens {
+            eos: Some(EOS),
+            pad: EOS,
+        }
+    }
+
+    /// Text of token ids: letters joined by spaces, stopping at EOS; `=` for the separator.
+    pub fn decode(ids: &[u32]) -> String {
+        ids.iter()
+            .take_while(|&&t| t != EOS)
+            .map(|&t| {
+                if t == SEP {
+                    "=".to_string()
+                } else {
+                    char::from(b'a' + (t - 2) as u8).to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every string of `length` letters, in lexicographic order.
+    pub fn examples(&self) -> Vec<Example> {
+        crate::exact::all_sequences(self.alphabet, self.length)
+            .into_iter()
+            .map(|s| {
+                let letters: Vec<u32> = s.iter().map(|&t| t + 2).collect();
+                let mut prompt_ids = letters.clone();
+                prompt_ids.push(SEP);
+                let mut target_ids: Vec<u32> = letters.iter().rev().copied().collect();
+                let reference = Self::decode(&target_ids);
+                target_ids.push(EOS);
+                Example {
+                    prompt: Self::decode(&prompt_ids),
+                    prompt_ids,
+                    references: vec![reference],
+                    target_ids,
+                }
+            })
+            .collect()
+    }
+
+    /// The task reward: registry metric `id` with `args`, on decoded text.
+    pub fn reward(&self, id: &str, args: &serde_yaml::Value) -> Result<TaskReward, TrainError> {
+        let reward = rewards::build(id, args).map_err(|e| TrainError::Config(e.to_string()))?;
+        Ok(TaskReward {
+            reward,
+            decode: Box::new(|ids: &[u32]| Self::decode(ids)),
+        })
+    }
+
+    /// A small randomly initialised GPT-2 for this vocabulary (seed the backend first).
+    pub fn model<B: Backend>(
+        &self,
+        n_layer: usize,
+        n_embd: usize,
+        n_head: usize,
+        device: &B::Device,
+    ) -> Result<GPT2LMHeadModel<B>, TrainError> {
+        let config = GPT2Config {
+            vocab_size: self.vocab_size(),
+            n_positions: 2 * self.length + 4,
+            n_embd,
+            n_layer,
+            n_head,
+            bos_token_id: None,
+            eos_token_id: Some(EOS),
+            ..GPT2Config::default()
+        };
+        Ok(GPT2LMHeadModel::init(config, device)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_reverse_their_prompt() {
+        let t = ReverseTask {
+            alphabet: 3,
+            length: 2,
+        };
+        let ex = t.examples();
+        assert_eq!(ex.len(), 9);
+        assert_eq!(ex[5].prompt, "b c =");
+        assert_eq!(ex[5].prompt_ids, vec![3, 4, SEP]);
+        assert_eq!(ex[5].target_ids, vec![4, 3, EOS]);
+        assert_eq!(ex[5].references, vec!["c b".to_string()]);
+        assert_eq!(ReverseTask::decode(&[4, 3, EOS, 2]), "c b");
+    }
+}
