@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::kl::KlController;
+use crate::optim::Optim;
 use crate::ppo::PpoTrainer;
 
 type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -81,8 +82,11 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                 .clone()
                 .save_file(tmp.join("reference"), &rec)
                 .map_err(|e| err(tmp, e))?;
-            rec.record(self.trainer.optim.to_record(), tmp.join("optim"))
-                .map_err(|e| err(tmp, e))?;
+            match &self.trainer.optim {
+                Optim::Adam(o) => rec.record(o.to_record(), tmp.join("optim")),
+                Optim::Sgd(o) => rec.record(o.to_record(), tmp.join("optim")),
+            }
+            .map_err(|e| err(tmp, e))?;
             let state = TrainState {
                 algorithm: "ppo".into(),
                 iteration: self.iteration,
@@ -122,10 +126,12 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
             .reference
             .load_file(dir.join("reference"), &rec, &inner_device)
             .map_err(|e| err(&dir.join("reference.mpk"), e))?;
-        let optim_record = rec
-            .load(dir.join("optim"), &device)
-            .map_err(|e| err(&dir.join("optim.mpk"), e))?;
-        self.trainer.optim = self.trainer.optim.load_record(optim_record);
+        let path = dir.join("optim");
+        let bad = |e| err(&dir.join("optim.mpk"), e);
+        self.trainer.optim = match self.trainer.optim {
+            Optim::Adam(o) => Optim::Adam(o.load_record(rec.load(path, &device).map_err(bad)?)),
+            Optim::Sgd(o) => Optim::Sgd(o.load_record(rec.load(path, &device).map_err(bad)?)),
+        };
         self.trainer.steps = state.optimizer_steps;
         self.iteration = state.iteration;
         self.seed = state.seed;

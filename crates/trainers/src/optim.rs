@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use serde::{Deserialize, Serialize};
@@ -45,10 +45,23 @@ impl Schedule {
     }
 }
 
-/// Adam with decoupled weight decay; `weight_decay: 0` is plain Adam.
+/// Which update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with decoupled weight decay (`weight_decay: 0` is plain Adam).
+    #[default]
+    Adam,
+    /// Plain gradient descent (no momentum): the update is `-lr * grad`.
+    Sgd,
+}
+
+/// Optimiser settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimConfig {
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
     pub learning_rate: f64,
     #[serde(default)]
     pub weight_decay: f64,
@@ -78,6 +91,7 @@ fn default_eps() -> f64 {
 impl OptimConfig {
     pub fn adam(learning_rate: f64) -> Self {
         OptimConfig {
+            optimizer: OptimizerKind::Adam,
             learning_rate,
             weight_decay: 0.0,
             beta1: default_beta1(),
@@ -103,20 +117,48 @@ impl OptimConfig {
         Ok(())
     }
 
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> OptimizerAdaptor<AdamW, M, B> {
-        AdamWConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(self.eps as f32)
-            .with_weight_decay(self.weight_decay as f32)
-            .init()
+    pub fn sgd(learning_rate: f64) -> Self {
+        OptimConfig {
+            optimizer: OptimizerKind::Sgd,
+            ..Self::adam(learning_rate)
+        }
+    }
+
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> Optim<B, M> {
+        match self.optimizer {
+            OptimizerKind::Adam => Optim::Adam(
+                AdamWConfig::new()
+                    .with_beta_1(self.beta1 as f32)
+                    .with_beta_2(self.beta2 as f32)
+                    .with_epsilon(self.eps as f32)
+                    .with_weight_decay(self.weight_decay as f32)
+                    .init(),
+            ),
+            OptimizerKind::Sgd => Optim::Sgd(SgdConfig::new().init()),
+        }
+    }
+}
+
+/// The optimiser a [`OptimConfig`] builds.
+#[derive(Clone)]
+pub enum Optim<B: AutodiffBackend, M: AutodiffModule<B>> {
+    Adam(OptimizerAdaptor<AdamW, M, B>),
+    Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Optim<B, M> {
+    pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Optim::Adam(o) => o.step(lr, module, grads),
+            Optim::Sgd(o) => o.step(lr, module, grads),
+        }
     }
 }
 
 /// An optimiser with its config and step count: one `step` = schedule, clipping, update.
 pub struct Trainer<B: AutodiffBackend, M: AutodiffModule<B>> {
     pub config: OptimConfig,
-    pub optim: OptimizerAdaptor<AdamW, M, B>,
+    pub optim: Optim<B, M>,
     /// Optimiser steps taken so far.
     pub steps: usize,
 }
