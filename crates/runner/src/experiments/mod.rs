@@ -4,6 +4,7 @@
 //! add one line to the `registry!` invocation below.
 
 pub mod selftest;
+pub mod synthetic;
 pub mod theorem1;
 pub mod theorem2;
 
@@ -157,4 +158,5 @@ registry! {
     Theorem1 => theorem1::Theorem1Config(Theorem1Patch, Theorem1Grid),
     Theorem2 => theorem2::Theorem2Config(Theorem2Patch, Theorem2Grid),
     Selftest => selftest::SelftestConfig(SelftestPatch, SelftestGrid),
+    RftSynthetic => synthetic::SyntheticConfig(SyntheticPatch, SyntheticGrid),
 }
