@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 import string
+import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -39,6 +40,13 @@ def parse_args():
     ap.add_argument("--wordnet-dir", default=os.environ.get("WORDNET_DIR", "/usr/share/wordnet"))
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "crates", "rewards", "tests", "fixtures"))
+    ap.add_argument("--compare-random", type=int, metavar="N", default=0,
+                    help="instead of writing fixtures: score N random noisy pairs with the Python references and "
+                         "with the Rust crate (example `score_jsonl`), print the largest difference per config")
+    ap.add_argument("--seed", type=int, default=1, help="seed of --compare-random")
+    ap.add_argument("--only", default="", help="comma-separated config names for --compare-random (default all)")
+    ap.add_argument("--save-mismatches", default="", metavar="FILE",
+                    help="--compare-random: write the pairs outside tolerance to FILE (JSON)")
     return ap.parse_args()
 
 
@@ -313,11 +321,109 @@ def configs(wn):
         ("chrf", "chrf", {}, 1e-6, lambda p, r: sacrebleu.sentence_chrf(p, r).score),
         ("chrf_pp", "chrf", {"word_order": 2}, 1e-6, lambda p, r: sacrebleu.sentence_chrf(p, r, word_order=2).score),
         ("ter", "ter", {}, 1e-6, ter()),
+        ("ter_normalized", "ter", {"normalized": True}, 1e-6, ter(normalized=True)),
         ("ter_normalized_nopunct_cased", "ter", {"normalized": True, "no_punct": True, "case_sensitive": True}, 1e-6,
          ter(normalized=True, no_punct=True, case_sensitive=True)),
         ("f1", "f1", {}, 1e-6, lambda p, r: max(squad_f1(p, x) for x in r)),
         ("exact_match", "exact_match", {}, 1e-6, lambda p, r: float(max(squad_em(p, x) for x in r))),
     ]
+
+
+# ---------------------------------------------------------------- random comparison
+
+# Snippets injected into random pairs: tokenizer corner cases of 13a/intl/TER (possessives,
+# numbers with . , -, XML escapes, line breaks, hyphenation), Treebank/Punkt cases
+# (contractions, abbreviations, quotes), non-ASCII letters, CJK, kana, full-width and CJK
+# punctuation (TER asian_support), emoji and odd whitespace.
+NOISE = ["'s", "'S", "s'", "&amp;", "&quot;", "&lt;", "&gt;", "&amp;quot;", "\n", "\n-", " - ", "--", "-", "...",
+         "3.14", "1,000", "12-5", "5-", "-3", "2.", ".5", ",5", ".,", ",.", "(", ")", "[", "]", "{", "}", "\"", "'",
+         "`", "``", "''", "!", "?", ";", ":", "/", "\\", "$", "%", "#", "@", "*", "+", "=", "<", ">", "^", "_", "|",
+         "~", "&", "Mr.", "U.S.A.", "e.g.", "p.m.", "No.", "can't", "cannot", "gonna", "'tis", "d'ye", "won't",
+         "«", "»", "“", "”", "‘", "’", "—", "–", "…", "Grüße", "İstanbul", "ΣΟΦΟΣ", "ﬁne", "naïve", "🍕", "😀",
+         "\t", "\u00a0", "\u3000", "我爱北京", "東京は日本の首都です", "ひらがなです", "カタカナ", "ㇰㇱㇲ", "㈱", "㍻",
+         "豈更", "︰", "⺀⺁", "㐀", "、", "。", "「", "」", "〔", "〕", "・", "！", "（", "）", "，", "．", "？", "：",
+         "；", "＂", "｡", "｢", "ｰ", "Ａ１", "٣", "²", "½"]
+
+
+def add_noise(rng, text, k):
+    for _ in range(k):
+        snip = rng.choice(NOISE)
+        pos = rng.randrange(len(text) + 1)
+        if rng.random() < 0.5:  # detached, as its own word
+            snip = " " + snip + " "
+        text = text[:pos] + snip + text[pos:]
+    return text
+
+
+def random_pairs(data, wn, rng, n):
+    """`n` random (prediction, references) pairs: real sentences (CommonGen, IWSLT17 en/de,
+    DailyDialog, IMDB), perturbed like the fixtures, with tokenizer-hostile noise injected."""
+    pool = read_lines(os.path.join(data, "commongen", "commongen.dev.tgt.txt"))
+    pool += segs(os.path.join(data, "iwslt2017-en-de", "en-de", "IWSLT17.TED.tst2017.en-de.en.xml"))
+    pool += segs(os.path.join(data, "iwslt2017-en-de", "de-en", "IWSLT17.TED.tst2017.de-en.de.xml"))
+    for d in read_lines(os.path.join(data, "dailydialog", "validation", "dialogues_validation.txt")):
+        pool += [t.strip() for t in d.split("__eou__") if t.strip()]
+    with open(os.path.join(data, "imdb", "imdb_test_subset.csv"), encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            pool += [s for s in re.split(r"(?<=[.!?])\s+", r["review"].replace("<br />", " ")) if 0 < len(s) < 400]
+    pairs = []
+    for _ in range(n):
+        ref = rng.choice(pool)
+        refs = [ref] + [rng.choice(pool) for _ in range(rng.choice([0, 0, 1, 2]))]
+        pred = perturb(rng, ref, wn if rng.random() < 0.5 else None)
+        if rng.random() < 0.8:
+            pred = add_noise(rng, pred, rng.randint(1, 5))
+        refs = [add_noise(rng, r, rng.randint(1, 3)) if rng.random() < 0.4 else r for r in refs]
+        if rng.random() < 0.05:  # CJK-only pairs
+            cjk = [x for x in NOISE if any(ord(c) > 0x2e7f for c in x)]
+            pred = "".join(rng.choice(cjk) for _ in range(rng.randint(1, 6)))
+            refs = ["".join(rng.choice(cjk) for _ in range(rng.randint(1, 6)))]
+        pairs.append({"prediction": pred, "references": refs})
+    return pairs
+
+
+def compare_random(a, wn):
+    """Score random pairs with the Python references and with the Rust crate; print max |diff| per config."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.join(here, "..")
+    rng = random.Random(a.seed)
+    pairs = random_pairs(a.data_dir, wn, rng, a.compare_random)
+    cfgs = [c for c in configs(wn) if not a.only or c[0] in a.only.split(",")]
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "rewards", "--example", "score_jsonl"],
+                   cwd=root, check=True)
+    exe = os.path.join(root, "target", "release", "examples", "score_jsonl")
+    jsonl = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+    mismatches = []
+    print(f"{len(pairs)} random pairs (seed {a.seed})", file=sys.stderr)
+    print("| config | pairs compared | max abs diff | pairs over tolerance |")
+    print("|---|---:|---:|---:|")
+    for name, metric, args, tol, fn in cfgs:
+        out = subprocess.run([exe, metric, json.dumps(args)], input=jsonl, capture_output=True, text=True,
+                             cwd=root)
+        if out.returncode != 0:
+            sys.exit(f"error: Rust score_jsonl failed for {name}: {out.stderr.strip()}")
+        got = [json.loads(l)["score"] for l in out.stdout.splitlines()]
+        assert len(got) == len(pairs), f"{name}: {len(got)} scores for {len(pairs)} pairs"
+        worst, bad, compared = 0.0, 0, 0
+        for p, g in zip(pairs, got):
+            try:
+                e = float(fn(p["prediction"], p["references"]))
+            except Exception:  # the reference raises; Rust returned a value without panicking
+                continue
+            compared += 1
+            d = abs(g - e)
+            worst = max(worst, d)
+            if d > tol:
+                bad += 1
+                mismatches.append({"config": name, "rust": g, "python": e, **p})
+        print(f"| `{name}` | {compared} | {worst:.3g} | {bad} |", flush=True)
+    for m in mismatches[:20]:
+        print(f"  {m['config']}: rust {m['rust']} python {m['python']}: {m['prediction']!r} vs {m['references']!r}",
+              file=sys.stderr)
+    if a.save_mismatches:
+        with open(a.save_mismatches, "w", encoding="utf-8") as fh:
+            json.dump(mismatches, fh, ensure_ascii=False, indent=1)
+    return 1 if mismatches else 0
 
 
 def main():
@@ -327,6 +433,8 @@ def main():
 
     nltk.data.path.insert(0, os.path.join(a.data_dir, "nltk"))
     wn = load_wordnet(a.wordnet_dir)
+    if a.compare_random:
+        sys.exit(compare_random(a, wn))
     from nltk.stem.porter import PorterStemmer
 
     rng = random.Random(SEED)

@@ -88,7 +88,10 @@ impl Ter {
         let mut ref_lengths = 0usize;
         let mut best = INF;
         for r in references {
-            let rw = ids(&self.tokenize(r));
+            // sacreBLEU tokenizes every reference twice (`Metric._cache_references`
+            // preprocesses the segments and `TER._extract_reference_info` does it again);
+            // the normalised tokenizer is not idempotent ("way's," -> "way's ," -> "way 's ,").
+            let rw = ids(&self.tokenize(&self.tokenize(r)));
             let (edits, len) = translation_edit_rate(&hyp, &rw);
             ref_lengths += len;
             if edits < best {
