@@ -1,17 +1,21 @@
-//! Pairs per second of one or more reward configurations on the golden-fixture
-//! pairs (`tests/fixtures/pairs.json`), single-threaded and with all cores.
+//! Pairs per second of reward configurations on the golden-fixture pairs
+//! (`tests/fixtures/pairs.json`), single-threaded and with all cores.
 //! `scripts/bench_rewards.py` runs this binary interleaved with the Python
 //! references so that both sides see the same machine load.
 //!
 //! ```text
-//! cargo run --release -p rewards --example throughput -- [--seconds S] [--repeat K] [--single-only] CONFIG...
+//! cargo run --release -p rewards --example throughput -- [--seconds S] [--repeat K] [--single-only] [--passes N] CONFIG...
 //! ```
 //!
 //! `CONFIG` is a configuration name of `tests/fixtures/scores.json` (e.g.
 //! `sacre_bleu_13a`). Each measurement scores the pair list (repeated K times,
-//! default 1) in passes until at least S seconds (default 1.0) have elapsed and
-//! reports pairs/s. Prints one JSON object per line:
-//! `{"config": .., "single_thread": pairs/s, "all_cores": pairs/s, "threads": n}`.
+//! default 1) in passes until at least S seconds (default 1.0) have elapsed.
+//! Prints one JSON object per configuration:
+//! `{"config", "single_thread", "single_thread_cpu", "all_cores", "threads"}`:
+//! pairs/s single-threaded by wall clock and by the thread's CPU time (Linux
+//! `/proc/thread-self/schedstat`; robust when other processes share the cores,
+//! `null` elsewhere), and with `score_batch` on all rayon threads (wall clock).
+//! `--passes N` runs exactly N single-threaded passes instead (for profilers).
 
 use rewards::{Sample, build};
 use std::hint::black_box;
@@ -29,8 +33,16 @@ fn fixture(name: &str) -> serde_json::Value {
     })
 }
 
-/// Pairs/s of `f` applied to all samples in passes for at least `seconds`.
-fn rate(samples: &[Sample], seconds: f64, mut pass: impl FnMut(&[Sample])) -> f64 {
+/// CPU time of the calling thread in seconds (Linux), if available.
+fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
+}
+
+/// (wall pairs/s, CPU pairs/s) of `pass` over all samples, repeated for at least `seconds`.
+fn rate(samples: &[Sample], seconds: f64, mut pass: impl FnMut(&[Sample])) -> (f64, Option<f64>) {
+    let cpu0 = thread_cpu_seconds();
     let start = Instant::now();
     let mut done = 0usize;
     loop {
@@ -38,15 +50,23 @@ fn rate(samples: &[Sample], seconds: f64, mut pass: impl FnMut(&[Sample])) -> f6
         done += samples.len();
         let dt = start.elapsed().as_secs_f64();
         if dt >= seconds {
-            return done as f64 / dt;
+            let cpu = cpu0
+                .zip(thread_cpu_seconds())
+                .map(|(a, b)| done as f64 / (b - a).max(1e-9));
+            return (done as f64 / dt, cpu);
         }
     }
+}
+
+fn json_num(x: Option<f64>) -> String {
+    x.map_or("null".to_string(), |v| format!("{v:.1}"))
 }
 
 fn main() {
     let mut seconds = 1.0f64;
     let mut repeat = 1usize;
     let mut single_only = false;
+    let mut passes = 0usize;
     let mut names = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -54,6 +74,7 @@ fn main() {
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
             "--repeat" => repeat = args.next().and_then(|v| v.parse().ok()).unwrap_or(repeat),
             "--single-only" => single_only = true,
+            "--passes" => passes = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             _ => names.push(a),
         }
     }
@@ -69,7 +90,7 @@ fn main() {
     if names.is_empty() {
         let all: Vec<&str> = configs.iter().filter_map(|c| c["name"].as_str()).collect();
         eprintln!(
-            "usage: throughput [--seconds S] [--repeat K] [--single-only] CONFIG...\nconfigs: {}",
+            "usage: throughput [--seconds S] [--repeat K] [--single-only] [--passes N] CONFIG...\nconfigs: {}",
             all.join(", ")
         );
         std::process::exit(2);
@@ -86,29 +107,35 @@ fn main() {
             eprintln!("error: {name}: {e}");
             std::process::exit(2)
         });
-        // warm the lazily loaded tables (Punkt, WordNet, exception lists)
+        // load the lazily read tables (Punkt, WordNet, exception lists) outside the timing
         reward.score(&samples[0]);
-        let single = rate(&samples, seconds, |s| {
+        let single_pass = |s: &[Sample]| {
             let mut acc = 0.0;
             for x in s {
                 acc += reward.score(black_box(x));
             }
             black_box(acc);
-        });
-        let all = if single_only {
-            f64::NAN
-        } else {
+        };
+        if passes > 0 {
+            let t = Instant::now();
+            for _ in 0..passes {
+                single_pass(&samples);
+            }
+            let rate = (passes * samples.len()) as f64 / t.elapsed().as_secs_f64();
+            println!("{{\"config\": \"{name}\", \"passes\": {passes}, \"single_thread\": {rate:.1}}}");
+            continue;
+        }
+        let (single, single_cpu) = rate(&samples, seconds, single_pass);
+        let all = (!single_only).then(|| {
             rate(&samples, seconds, |s| {
                 black_box(reward.score_batch(black_box(s)));
             })
-        };
-        let all = if all.is_nan() {
-            "null".to_string()
-        } else {
-            format!("{all:.1}")
-        };
+            .0
+        });
         println!(
-            "{{\"config\": \"{name}\", \"single_thread\": {single:.1}, \"all_cores\": {all}, \"threads\": {}}}",
+            "{{\"config\": \"{name}\", \"single_thread\": {single:.1}, \"single_thread_cpu\": {}, \"all_cores\": {}, \"threads\": {}}}",
+            json_num(single_cpu),
+            json_num(all),
             rayon::current_num_threads()
         );
     }
