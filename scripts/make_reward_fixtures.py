@@ -6,6 +6,13 @@ Requirements: pip install sacrebleu rouge-score py-rouge nltk "setuptools<81"
 
 Usage:
     python scripts/make_reward_fixtures.py [--data-dir DIR] [--wordnet-dir DIR] [--out DIR]
+    python scripts/make_reward_fixtures.py --compare-random 2000 [--seed 1] [--only CONFIG,...]
+                                           [--save-mismatches FILE]
+
+The second form writes nothing: it draws N random noisy pairs from the same data (tokenizer-hostile
+snippets injected: possessives, numbers, XML escapes, line breaks, CJK, full-width punctuation, ...),
+scores them with every configuration below in Python and with the Rust crate (it builds and runs
+`cargo run --release -p rewards --example score_jsonl`), and prints the largest difference per config.
 
 --data-dir defaults to $RFT_DATA_DIR or `data/` (the shared data folder: CommonGen, IWSLT17,
 DailyDialog, IMDB, metric-vectors, and nltk/ with the punkt_tab English parameters).
@@ -229,7 +236,50 @@ def build_pairs(data, wn, rng):
     for c, r in zip(cand, ref):
         pairs.append((c, [r]))
     pairs.extend(EDGE)
+    pairs.extend(CJK)
+    pairs.extend(TER_CASES)
+    pairs.extend(ter_double_tokenization_pairs(data, wn))
     return [{"prediction": p, "references": list(r)} for p, r in pairs]
+
+
+# CJK, kana, Hangul, full-width forms and CJK punctuation (TER `asian_support`, chrF, BLEU intl)
+CJK = [
+    ("我爱北京天安门，天安门上太阳升。", ["我爱北京。", "天安门上太阳升！"]),
+    ("東京は日本の首都です。カタカナとひらがな、漢字。", ["日本の首都は東京です。", "カタカナ、ひらがな、漢字"]),
+    ("ｈｅｌｌｏ　ｗｏｒｌｄ！（全角）", ["hello world! (全角)", "Ｈｅｌｌｏ　ｗｏｒｌｄ．"]),
+    ("한국어 문장입니다. 서울은 크다.", ["서울은 큰 도시입니다."]),
+    ("カタカナ", ["カタカナ・テスト"]),
+    ("ひらがな", ["ひらがな"]),
+    ("㍻三十年㈱東京【テスト】〔注〕", ["平成三十年 株式会社 東京 テスト", "㍻30年 ㈱東京"]),
+    ("豈更車⺀⺁㐀丂ㇰㇱ", ["豈 更 車", "丂㐀"]),
+    ("The price is ５００円, ok? ｢はい｣｡", ["The price is 500 yen.", "価格は５００円です。"]),
+    ("他说：“你好！”然后走了……", ["他说你好然后走了。"]),
+]
+
+# TER `normalized`: sacreBLEU tokenizes references twice, and the Western normalisation is
+# not idempotent ("way's," -> "way's ," -> "way 's ,"; possessives before punctuation).
+TER_CASES = [
+    ("It was made in the 60's.", ["It was made in the 60's."]),
+    ("If I had my way, nobody would read this.", ["If I had my way's, nobody would even have to read this summary."]),
+    ("John's car, Mary's bike.", ["John's, Mary's."]),
+    ("the 90's... but that's it", ["the 90's....but that's not even the long and the short of it."]),
+    ("Tom's.", ["Tom's!", "Tom's?"]),
+]
+
+
+def ter_double_tokenization_pairs(data, wn, n=12):
+    """Random noisy pairs (as in --compare-random, seed 1) whose references change when
+    sacreBLEU's normalised Tercom tokenizer is applied a second time."""
+    from sacrebleu.tokenizers.tokenizer_ter import TercomTokenizer
+
+    tok = TercomTokenizer(normalized=True)
+    out = []
+    for p in random_pairs(data, wn, random.Random(1), 2000):
+        if any(tok(tok(r.rstrip())) != tok(r.rstrip()) for r in p["references"]):
+            out.append((p["prediction"], p["references"]))
+            if len(out) == n:
+                break
+    return out
 
 
 # ---------------------------------------------------------------- references
@@ -322,6 +372,12 @@ def configs(wn):
         ("chrf_pp", "chrf", {"word_order": 2}, 1e-6, lambda p, r: sacrebleu.sentence_chrf(p, r, word_order=2).score),
         ("ter", "ter", {}, 1e-6, ter()),
         ("ter_normalized", "ter", {"normalized": True}, 1e-6, ter(normalized=True)),
+        ("ter_asian", "ter", {"normalized": True, "asian_support": True}, 1e-6,
+         ter(normalized=True, asian_support=True)),
+        ("ter_asian_nopunct", "ter", {"normalized": True, "no_punct": True, "asian_support": True}, 1e-6,
+         ter(normalized=True, no_punct=True, asian_support=True)),
+        ("ter_nopunct_asian_unnormalized", "ter", {"no_punct": True, "asian_support": True}, 1e-6,
+         ter(no_punct=True, asian_support=True)),
         ("ter_normalized_nopunct_cased", "ter", {"normalized": True, "no_punct": True, "case_sensitive": True}, 1e-6,
          ter(normalized=True, no_punct=True, case_sensitive=True)),
         ("f1", "f1", {}, 1e-6, lambda p, r: max(squad_f1(p, x) for x in r)),
@@ -441,10 +497,12 @@ def main():
     pairs = build_pairs(a.data_dir, wn, rng)
     os.makedirs(a.out, exist_ok=True)
 
-    def dump(name, obj):
-        with open(os.path.join(a.out, name), "w", encoding="utf-8") as fh:
+    def dump(name, obj):  # atomically: temporary file, then rename
+        path = os.path.join(a.out, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(obj, fh, ensure_ascii=False, indent=0)
             fh.write("\n")
+        os.replace(path + ".tmp", path)
 
     dump("pairs.json", pairs)
     out = []

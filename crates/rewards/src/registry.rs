@@ -296,12 +296,6 @@ pub fn build(id: &str, args: &Value) -> Result<Box<dyn Reward>, ConfigError> {
                 args,
                 &["normalized", "no_punct", "asian_support", "case_sensitive"],
             )?;
-            if a.bool("asian_support", false)? {
-                return Err(a.bad(
-                    "asian_support",
-                    "is not implemented (only false is accepted)",
-                ));
-            }
             let t = Ter {
                 normalized: a.bool("normalized", false)?,
                 no_punct: a.bool("no_punct", false)?,
