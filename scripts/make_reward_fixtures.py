@@ -6,6 +6,13 @@ Requirements: pip install sacrebleu rouge-score py-rouge nltk "setuptools<81"
 
 Usage:
     python scripts/make_reward_fixtures.py [--data-dir DIR] [--wordnet-dir DIR] [--out DIR]
+    python scripts/make_reward_fixtures.py --compare-random 2000 [--seed 1] [--only CONFIG,...]
+                                           [--save-mismatches FILE]
+
+The second form writes nothing: it draws N random noisy pairs from the same data (tokenizer-hostile
+snippets injected: possessives, numbers, XML escapes, line breaks, CJK, full-width punctuation, ...),
+scores them with every configuration below in Python and with the Rust crate (it builds and runs
+`cargo run --release -p rewards --example score_jsonl`), and prints the largest difference per config.
 
 --data-dir defaults to $RFT_DATA_DIR or `data/` (the shared data folder: CommonGen, IWSLT17,
 DailyDialog, IMDB, metric-vectors, and nltk/ with the punkt_tab English parameters).
@@ -26,6 +33,7 @@ import random
 import re
 import shutil
 import string
+import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -39,6 +47,13 @@ def parse_args():
     ap.add_argument("--wordnet-dir", default=os.environ.get("WORDNET_DIR", "/usr/share/wordnet"))
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "crates", "rewards", "tests", "fixtures"))
+    ap.add_argument("--compare-random", type=int, metavar="N", default=0,
+                    help="instead of writing fixtures: score N random noisy pairs with the Python references and "
+                         "with the Rust crate (example `score_jsonl`), print the largest difference per config")
+    ap.add_argument("--seed", type=int, default=1, help="seed of --compare-random")
+    ap.add_argument("--only", default="", help="comma-separated config names for --compare-random (default all)")
+    ap.add_argument("--save-mismatches", default="", metavar="FILE",
+                    help="--compare-random: write the pairs outside tolerance to FILE (JSON)")
     return ap.parse_args()
 
 
@@ -221,7 +236,50 @@ def build_pairs(data, wn, rng):
     for c, r in zip(cand, ref):
         pairs.append((c, [r]))
     pairs.extend(EDGE)
+    pairs.extend(CJK)
+    pairs.extend(TER_CASES)
+    pairs.extend(ter_double_tokenization_pairs(data, wn))
     return [{"prediction": p, "references": list(r)} for p, r in pairs]
+
+
+# CJK, kana, Hangul, full-width forms and CJK punctuation (TER `asian_support`, chrF, BLEU intl)
+CJK = [
+    ("我爱北京天安门，天安门上太阳升。", ["我爱北京。", "天安门上太阳升！"]),
+    ("東京は日本の首都です。カタカナとひらがな、漢字。", ["日本の首都は東京です。", "カタカナ、ひらがな、漢字"]),
+    ("ｈｅｌｌｏ　ｗｏｒｌｄ！（全角）", ["hello world! (全角)", "Ｈｅｌｌｏ　ｗｏｒｌｄ．"]),
+    ("한국어 문장입니다. 서울은 크다.", ["서울은 큰 도시입니다."]),
+    ("カタカナ", ["カタカナ・テスト"]),
+    ("ひらがな", ["ひらがな"]),
+    ("㍻三十年㈱東京【テスト】〔注〕", ["平成三十年 株式会社 東京 テスト", "㍻30年 ㈱東京"]),
+    ("豈更車⺀⺁㐀丂ㇰㇱ", ["豈 更 車", "丂㐀"]),
+    ("The price is ５００円, ok? ｢はい｣｡", ["The price is 500 yen.", "価格は５００円です。"]),
+    ("他说：“你好！”然后走了……", ["他说你好然后走了。"]),
+]
+
+# TER `normalized`: sacreBLEU tokenizes references twice, and the Western normalisation is
+# not idempotent ("way's," -> "way's ," -> "way 's ,"; possessives before punctuation).
+TER_CASES = [
+    ("It was made in the 60's.", ["It was made in the 60's."]),
+    ("If I had my way, nobody would read this.", ["If I had my way's, nobody would even have to read this summary."]),
+    ("John's car, Mary's bike.", ["John's, Mary's."]),
+    ("the 90's... but that's it", ["the 90's....but that's not even the long and the short of it."]),
+    ("Tom's.", ["Tom's!", "Tom's?"]),
+]
+
+
+def ter_double_tokenization_pairs(data, wn, n=12):
+    """Random noisy pairs (as in --compare-random, seed 1) whose references change when
+    sacreBLEU's normalised Tercom tokenizer is applied a second time."""
+    from sacrebleu.tokenizers.tokenizer_ter import TercomTokenizer
+
+    tok = TercomTokenizer(normalized=True)
+    out = []
+    for p in random_pairs(data, wn, random.Random(1), 2000):
+        if any(tok(tok(r.rstrip())) != tok(r.rstrip()) for r in p["references"]):
+            out.append((p["prediction"], p["references"]))
+            if len(out) == n:
+                break
+    return out
 
 
 # ---------------------------------------------------------------- references
@@ -313,11 +371,115 @@ def configs(wn):
         ("chrf", "chrf", {}, 1e-6, lambda p, r: sacrebleu.sentence_chrf(p, r).score),
         ("chrf_pp", "chrf", {"word_order": 2}, 1e-6, lambda p, r: sacrebleu.sentence_chrf(p, r, word_order=2).score),
         ("ter", "ter", {}, 1e-6, ter()),
+        ("ter_normalized", "ter", {"normalized": True}, 1e-6, ter(normalized=True)),
+        ("ter_asian", "ter", {"normalized": True, "asian_support": True}, 1e-6,
+         ter(normalized=True, asian_support=True)),
+        ("ter_asian_nopunct", "ter", {"normalized": True, "no_punct": True, "asian_support": True}, 1e-6,
+         ter(normalized=True, no_punct=True, asian_support=True)),
+        ("ter_nopunct_asian_unnormalized", "ter", {"no_punct": True, "asian_support": True}, 1e-6,
+         ter(no_punct=True, asian_support=True)),
         ("ter_normalized_nopunct_cased", "ter", {"normalized": True, "no_punct": True, "case_sensitive": True}, 1e-6,
          ter(normalized=True, no_punct=True, case_sensitive=True)),
         ("f1", "f1", {}, 1e-6, lambda p, r: max(squad_f1(p, x) for x in r)),
         ("exact_match", "exact_match", {}, 1e-6, lambda p, r: float(max(squad_em(p, x) for x in r))),
     ]
+
+
+# ---------------------------------------------------------------- random comparison
+
+# Snippets injected into random pairs: tokenizer corner cases of 13a/intl/TER (possessives,
+# numbers with . , -, XML escapes, line breaks, hyphenation), Treebank/Punkt cases
+# (contractions, abbreviations, quotes), non-ASCII letters, CJK, kana, full-width and CJK
+# punctuation (TER asian_support), emoji and odd whitespace.
+NOISE = ["'s", "'S", "s'", "&amp;", "&quot;", "&lt;", "&gt;", "&amp;quot;", "\n", "\n-", " - ", "--", "-", "...",
+         "3.14", "1,000", "12-5", "5-", "-3", "2.", ".5", ",5", ".,", ",.", "(", ")", "[", "]", "{", "}", "\"", "'",
+         "`", "``", "''", "!", "?", ";", ":", "/", "\\", "$", "%", "#", "@", "*", "+", "=", "<", ">", "^", "_", "|",
+         "~", "&", "Mr.", "U.S.A.", "e.g.", "p.m.", "No.", "can't", "cannot", "gonna", "'tis", "d'ye", "won't",
+         "«", "»", "“", "”", "‘", "’", "—", "–", "…", "Grüße", "İstanbul", "ΣΟΦΟΣ", "ﬁne", "naïve", "🍕", "😀",
+         "\t", "\u00a0", "\u3000", "我爱北京", "東京は日本の首都です", "ひらがなです", "カタカナ", "ㇰㇱㇲ", "㈱", "㍻",
+         "豈更", "︰", "⺀⺁", "㐀", "、", "。", "「", "」", "〔", "〕", "・", "！", "（", "）", "，", "．", "？", "：",
+         "；", "＂", "｡", "｢", "ｰ", "Ａ１", "٣", "²", "½"]
+
+
+def add_noise(rng, text, k):
+    for _ in range(k):
+        snip = rng.choice(NOISE)
+        pos = rng.randrange(len(text) + 1)
+        if rng.random() < 0.5:  # detached, as its own word
+            snip = " " + snip + " "
+        text = text[:pos] + snip + text[pos:]
+    return text
+
+
+def random_pairs(data, wn, rng, n):
+    """`n` random (prediction, references) pairs: real sentences (CommonGen, IWSLT17 en/de,
+    DailyDialog, IMDB), perturbed like the fixtures, with tokenizer-hostile noise injected."""
+    pool = read_lines(os.path.join(data, "commongen", "commongen.dev.tgt.txt"))
+    pool += segs(os.path.join(data, "iwslt2017-en-de", "en-de", "IWSLT17.TED.tst2017.en-de.en.xml"))
+    pool += segs(os.path.join(data, "iwslt2017-en-de", "de-en", "IWSLT17.TED.tst2017.de-en.de.xml"))
+    for d in read_lines(os.path.join(data, "dailydialog", "validation", "dialogues_validation.txt")):
+        pool += [t.strip() for t in d.split("__eou__") if t.strip()]
+    with open(os.path.join(data, "imdb", "imdb_test_subset.csv"), encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            pool += [s for s in re.split(r"(?<=[.!?])\s+", r["review"].replace("<br />", " ")) if 0 < len(s) < 400]
+    pairs = []
+    for _ in range(n):
+        ref = rng.choice(pool)
+        refs = [ref] + [rng.choice(pool) for _ in range(rng.choice([0, 0, 1, 2]))]
+        pred = perturb(rng, ref, wn if rng.random() < 0.5 else None)
+        if rng.random() < 0.8:
+            pred = add_noise(rng, pred, rng.randint(1, 5))
+        refs = [add_noise(rng, r, rng.randint(1, 3)) if rng.random() < 0.4 else r for r in refs]
+        if rng.random() < 0.05:  # CJK-only pairs
+            cjk = [x for x in NOISE if any(ord(c) > 0x2e7f for c in x)]
+            pred = "".join(rng.choice(cjk) for _ in range(rng.randint(1, 6)))
+            refs = ["".join(rng.choice(cjk) for _ in range(rng.randint(1, 6)))]
+        pairs.append({"prediction": pred, "references": refs})
+    return pairs
+
+
+def compare_random(a, wn):
+    """Score random pairs with the Python references and with the Rust crate; print max |diff| per config."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.join(here, "..")
+    rng = random.Random(a.seed)
+    pairs = random_pairs(a.data_dir, wn, rng, a.compare_random)
+    cfgs = [c for c in configs(wn) if not a.only or c[0] in a.only.split(",")]
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "rewards", "--example", "score_jsonl"],
+                   cwd=root, check=True)
+    exe = os.path.join(root, "target", "release", "examples", "score_jsonl")
+    jsonl = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+    mismatches = []
+    print(f"{len(pairs)} random pairs (seed {a.seed})", file=sys.stderr)
+    print("| config | pairs compared | max abs diff | pairs over tolerance |")
+    print("|---|---:|---:|---:|")
+    for name, metric, args, tol, fn in cfgs:
+        out = subprocess.run([exe, metric, json.dumps(args)], input=jsonl, capture_output=True, text=True,
+                             cwd=root)
+        if out.returncode != 0:
+            sys.exit(f"error: Rust score_jsonl failed for {name}: {out.stderr.strip()}")
+        got = [json.loads(l)["score"] for l in out.stdout.splitlines()]
+        assert len(got) == len(pairs), f"{name}: {len(got)} scores for {len(pairs)} pairs"
+        worst, bad, compared = 0.0, 0, 0
+        for p, g in zip(pairs, got):
+            try:
+                e = float(fn(p["prediction"], p["references"]))
+            except Exception:  # the reference raises; Rust returned a value without panicking
+                continue
+            compared += 1
+            d = abs(g - e)
+            worst = max(worst, d)
+            if d > tol:
+                bad += 1
+                mismatches.append({"config": name, "rust": g, "python": e, **p})
+        print(f"| `{name}` | {compared} | {worst:.3g} | {bad} |", flush=True)
+    for m in mismatches[:20]:
+        print(f"  {m['config']}: rust {m['rust']} python {m['python']}: {m['prediction']!r} vs {m['references']!r}",
+              file=sys.stderr)
+    if a.save_mismatches:
+        with open(a.save_mismatches, "w", encoding="utf-8") as fh:
+            json.dump(mismatches, fh, ensure_ascii=False, indent=1)
+    return 1 if mismatches else 0
 
 
 def main():
@@ -327,16 +489,20 @@ def main():
 
     nltk.data.path.insert(0, os.path.join(a.data_dir, "nltk"))
     wn = load_wordnet(a.wordnet_dir)
+    if a.compare_random:
+        sys.exit(compare_random(a, wn))
     from nltk.stem.porter import PorterStemmer
 
     rng = random.Random(SEED)
     pairs = build_pairs(a.data_dir, wn, rng)
     os.makedirs(a.out, exist_ok=True)
 
-    def dump(name, obj):
-        with open(os.path.join(a.out, name), "w", encoding="utf-8") as fh:
+    def dump(name, obj):  # atomically: temporary file, then rename
+        path = os.path.join(a.out, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(obj, fh, ensure_ascii=False, indent=0)
             fh.write("\n")
+        os.replace(path + ".tmp", path)
 
     dump("pairs.json", pairs)
     out = []

@@ -1,8 +1,9 @@
 //! sacreBLEU 2.x sentence chrF (`sacrebleu.sentence_chrf`): character n-grams
 //! (order 6 by default) plus optional word n-grams (chrF++), beta 2.
 
+use crate::ngram::{HypNgrams, Interner};
 use crate::text::{py_lower, py_split};
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 pub struct ChrF {
@@ -29,68 +30,82 @@ impl Default for ChrF {
 
 const PUNCTS: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-type Counter = HashMap<String, usize>;
-
-fn char_ngrams(line: &str, max_order: usize, whitespace: bool) -> Vec<Counter> {
-    let chars: Vec<char> = if whitespace {
+/// `extract_all_char_ngrams`' input: the characters, whitespace removed unless kept.
+fn chars(line: &str, whitespace: bool) -> Vec<char> {
+    if whitespace {
         line.chars().collect()
     } else {
         py_split(line).flat_map(str::chars).collect()
-    };
-    (1..=max_order)
-        .map(|n| {
-            let mut c = Counter::new();
-            if chars.len() >= n {
-                for w in chars.windows(n) {
-                    *c.entry(w.iter().collect()).or_default() += 1;
-                }
-            }
-            c
-        })
-        .collect()
+    }
 }
 
-fn remove_punctuation(sent: &str) -> Vec<String> {
+/// `CHRF._remove_punctuation(sent)`: words with one leading or trailing
+/// punctuation character split off.
+fn remove_punctuation(sent: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for w in py_split(sent) {
-        let chars: Vec<char> = w.chars().collect();
-        if chars.len() == 1 {
-            out.push(w.to_string());
-        } else if PUNCTS.contains(chars[chars.len() - 1]) {
-            out.push(chars[..chars.len() - 1].iter().collect());
-            out.push(chars[chars.len() - 1].to_string());
-        } else if PUNCTS.contains(chars[0]) {
-            out.push(chars[0].to_string());
-            out.push(chars[1..].iter().collect());
+        let mut it = w.char_indices();
+        let (_, first) = it.next().expect("split() gives non-empty words");
+        let Some((last_at, last)) = it.next_back() else {
+            out.push(w); // one character
+            continue;
+        };
+        if PUNCTS.contains(last) {
+            out.push(&w[..last_at]);
+            out.push(&w[last_at..]);
+        } else if PUNCTS.contains(first) {
+            let cut = first.len_utf8();
+            out.push(&w[..cut]);
+            out.push(&w[cut..]);
         } else {
-            out.push(w.to_string());
+            out.push(w);
         }
     }
     out
 }
 
-fn word_ngrams(tokens: &[String], n: usize) -> Counter {
-    let mut c = Counter::new();
-    if tokens.len() >= n {
-        for w in tokens.windows(n) {
-            *c.entry(w.join(" ")).or_default() += 1;
+/// Hypothesis-side n-grams of one kind (characters or words).
+struct Side<K> {
+    vocab: Interner<K>,
+    ngrams: HypNgrams,
+    order: usize,
+}
+
+impl<K: std::hash::Hash + Eq> Side<K> {
+    fn new(symbols: impl IntoIterator<Item = K>, order: usize) -> Self {
+        let mut vocab = Interner::with_capacity(64);
+        let ids: Vec<u32> = symbols.into_iter().map(|k| vocab.intern(k)).collect();
+        let ngrams = HypNgrams::new(&ids, vocab.len(), order);
+        Side {
+            vocab,
+            ngrams,
+            order,
         }
     }
-    c
+
+    /// `_get_match_statistics` for every order against one reference: appends
+    /// `[hyp count, ref count, matches]` per order.
+    fn stats<Q>(&self, reference: &[Q], stats: &mut Vec<usize>)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq,
+    {
+        let ids: Vec<Option<u32>> = reference.iter().map(|k| self.vocab.get(k)).collect();
+        let mut counts = vec![0u32; self.ngrams.n_ids()];
+        self.ngrams.count_reference(&ids, &mut counts);
+        let mut matches = vec![0usize; self.order];
+        self.ngrams.matches(&counts, &mut matches);
+        for n in 0..self.order {
+            let ref_count = (reference.len() + 1).saturating_sub(n + 1);
+            // "Don't count hits if no reference exists for that n-gram"
+            stats.push(if ref_count > 0 { self.ngrams.windows[n] } else { 0 });
+            stats.push(ref_count);
+            stats.push(matches[n]);
+        }
+    }
 }
 
 impl ChrF {
-    fn all_ngrams(&self, s: &str) -> Vec<Counter> {
-        let mut v = char_ngrams(s, self.char_order, self.whitespace);
-        if self.word_order > 0 {
-            let words = remove_punctuation(s);
-            for n in 1..=self.word_order {
-                v.push(word_ngrams(&words, n));
-            }
-        }
-        v
-    }
-
     fn f_score(&self, stats: &[usize]) -> f64 {
         let eps = 1e-16;
         let mut score = 0.0;
@@ -143,35 +158,31 @@ impl ChrF {
 
     /// chrF on the 0-100 scale (best reference by f-score); 0.0 without references.
     pub fn score(&self, hypothesis: &str, references: &[String]) -> f64 {
-        let prep = |s: &str| {
-            if self.lowercase {
-                py_lower(s)
+        fn prep(s: &str, lowercase: bool) -> Cow<'_, str> {
+            if lowercase {
+                Cow::Owned(py_lower(s))
             } else {
-                s.to_string()
+                Cow::Borrowed(s)
             }
-        };
-        let hyp = self.all_ngrams(&prep(hypothesis));
+        }
+        let hyp = prep(hypothesis, self.lowercase);
+        let hyp_chars = Side::new(chars(&hyp, self.whitespace), self.char_order);
+        let hyp_words = (self.word_order > 0)
+            .then(|| Side::new(remove_punctuation(&hyp), self.word_order));
         let mut best_f = -1.0;
         let mut best_stats: Vec<usize> = Vec::new();
+        let mut stats = Vec::with_capacity(3 * (self.char_order + self.word_order));
         for r in references {
-            let rng = self.all_ngrams(&prep(r));
-            let mut stats = Vec::with_capacity(3 * hyp.len());
-            for (h, r) in hyp.iter().zip(&rng) {
-                let (mut m, mut hc) = (0, 0);
-                for (ng, &c) in h {
-                    hc += c;
-                    if let Some(&rc) = r.get(ng) {
-                        m += c.min(rc);
-                    }
-                }
-                stats.push(if r.is_empty() { 0 } else { hc });
-                stats.push(r.values().sum());
-                stats.push(m);
+            let r = prep(r, self.lowercase);
+            stats.clear();
+            hyp_chars.stats(&chars(&r, self.whitespace), &mut stats);
+            if let Some(w) = &hyp_words {
+                w.stats(&remove_punctuation(&r), &mut stats);
             }
             let f = self.f_score(&stats);
             if f > best_f {
                 best_f = f;
-                best_stats = stats;
+                best_stats.clone_from(&stats);
             }
         }
         if best_stats.is_empty() {

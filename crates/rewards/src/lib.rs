@@ -11,6 +11,8 @@ pub mod bleu;
 pub mod chrf;
 pub mod labels;
 pub mod meteor;
+pub mod mteval;
+pub mod ngram;
 pub mod porter;
 pub mod punkt;
 pub mod py_rouge;

@@ -2,6 +2,12 @@
 //!
 //! `NltkExtensions` is NLTK's default (used by rouge-score and NLTK METEOR);
 //! `OriginalAlgorithm` is what py-rouge uses (`PorterStemmer('ORIGINAL_ALGORITHM')`).
+//!
+//! The steps rewrite one buffer in place (suffix rules are static tables), over
+//! bytes for ASCII words and over `char`s otherwise; nothing is allocated per
+//! step. Function names follow NLTK's (`_step1a`, `_measure`, `_ends_cvc`, ...).
+
+use std::cell::RefCell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -15,6 +21,7 @@ pub struct PorterStemmer {
     mode: Mode,
 }
 
+/// NLTK_EXTENSIONS irregular forms (`self.pool`).
 const POOL: &[(&str, &str)] = &[
     ("sky", "sky"),
     ("skies", "sky"),
@@ -34,31 +41,211 @@ const POOL: &[(&str, &str)] = &[
     ("succeed", "succeed"),
 ];
 
-type W = Vec<char>;
+/// A letter of the word being stemmed: a byte (ASCII words) or a `char`.
+trait Letter: Copy + Eq {
+    fn from_ascii(b: u8) -> Self;
+    fn is(self, b: u8) -> bool;
+}
+
+impl Letter for u8 {
+    #[inline]
+    fn from_ascii(b: u8) -> Self {
+        b
+    }
+    #[inline]
+    fn is(self, b: u8) -> bool {
+        self == b
+    }
+}
+
+impl Letter for char {
+    #[inline]
+    fn from_ascii(b: u8) -> Self {
+        b as char
+    }
+    #[inline]
+    fn is(self, b: u8) -> bool {
+        self == b as char
+    }
+}
 
 #[inline]
-fn is_vowel(c: char) -> bool {
-    matches!(c, 'a' | 'e' | 'i' | 'o' | 'u')
+fn is_vowel<L: Letter>(c: L) -> bool {
+    c.is(b'a') || c.is(b'e') || c.is(b'i') || c.is(b'o') || c.is(b'u')
 }
 
-fn ends_with(w: &[char], suf: &str) -> bool {
-    let n = suf.chars().count();
-    n <= w.len() && w[w.len() - n..].iter().copied().eq(suf.chars())
+/// `_is_consonant(word, i)`.
+fn is_consonant<L: Letter>(w: &[L], mut i: usize) -> bool {
+    if is_vowel(w[i]) {
+        return false;
+    }
+    if w[i].is(b'y') {
+        let mut negate = false;
+        while i > 0 && w[i].is(b'y') {
+            negate = !negate;
+            i -= 1;
+        }
+        return is_vowel(w[i]) == negate;
+    }
+    true
 }
 
-fn strip(w: &[char], suf: &str) -> W {
-    w[..w.len() - suf.chars().count()].to_vec()
+/// `_measure(stem)`: the number of vowel-consonant transitions (`_consonant_flags`).
+fn measure<L: Letter>(w: &[L]) -> usize {
+    let mut m = 0;
+    let mut prev_cons = true; // no "vc" can end at position 0
+    for (i, &c) in w.iter().enumerate() {
+        let cons = if is_vowel(c) {
+            false
+        } else if c.is(b'y') {
+            i == 0 || !prev_cons
+        } else {
+            true
+        };
+        if cons && !prev_cons {
+            m += 1;
+        }
+        prev_cons = cons;
+    }
+    m
 }
 
-fn cat(w: &[char], s: &str) -> W {
-    let mut v = w.to_vec();
-    v.extend(s.chars());
-    v
+/// `_contains_vowel(stem)`.
+fn contains_vowel<L: Letter>(w: &[L]) -> bool {
+    let mut prev_cons = true;
+    for (i, &c) in w.iter().enumerate() {
+        let cons = if is_vowel(c) {
+            false
+        } else if c.is(b'y') {
+            i == 0 || !prev_cons
+        } else {
+            true
+        };
+        if !cons {
+            return true;
+        }
+        prev_cons = cons;
+    }
+    false
 }
 
-enum Cond<'a> {
-    None,
-    F(&'a dyn Fn(&[char]) -> bool),
+fn ends_with<L: Letter>(w: &[L], suffix: &[u8]) -> bool {
+    suffix.len() <= w.len()
+        && w[w.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(c, &s)| c.is(s))
+}
+
+/// `_ends_double_consonant(word)`.
+fn ends_double_consonant<L: Letter>(w: &[L]) -> bool {
+    let n = w.len();
+    n >= 2 && w[n - 1] == w[n - 2] && is_consonant(w, n - 1)
+}
+
+/// Replace the last `strip` letters of `w` with the ASCII `replacement`.
+fn replace_suffix<L: Letter>(w: &mut Vec<L>, strip: usize, replacement: &[u8]) {
+    w.truncate(w.len() - strip);
+    w.extend(replacement.iter().map(|&b| L::from_ascii(b)));
+}
+
+/// The condition of a suffix rule, evaluated on the stem (the word minus the suffix).
+#[derive(Clone, Copy)]
+enum Cond {
+    Always,
+    /// `_has_positive_measure(stem)`
+    MeasureGt0,
+    /// `measure(stem) > 1`
+    MeasureGt1,
+    /// step 4 `ion`: `measure(stem) > 1 and stem[-1] in ("s", "t")`
+    Ion,
+    /// step 2 NLTK `logi`: `_has_positive_measure(word[:-3])`
+    Logi,
+    /// step 1c NLTK: `len(stem) > 1 and _is_consonant(stem, len(stem) - 1)`
+    NltkY,
+    /// step 1c original: `_contains_vowel(stem)`
+    OriginalY,
+    /// step 1b "": `measure(stem) == 1 and _ends_cvc(stem)`
+    MeasureEq1Cvc,
+    /// step 5b: `measure(word[:-1]) > 1`
+    Step5b,
+}
+
+type Rule = (&'static [u8], &'static [u8], Cond);
+
+const STEP1A: &[Rule] = &[
+    (b"sses", b"ss", Cond::Always),
+    (b"ies", b"i", Cond::Always),
+    (b"ss", b"ss", Cond::Always),
+    (b"s", b"", Cond::Always),
+];
+
+const STEP2_HEAD: &[Rule] = &[
+    (b"ational", b"ate", Cond::MeasureGt0),
+    (b"tional", b"tion", Cond::MeasureGt0),
+    (b"enci", b"ence", Cond::MeasureGt0),
+    (b"anci", b"ance", Cond::MeasureGt0),
+    (b"izer", b"ize", Cond::MeasureGt0),
+];
+const STEP2_ABLI: Rule = (b"abli", b"able", Cond::MeasureGt0);
+const STEP2_BLI: Rule = (b"bli", b"ble", Cond::MeasureGt0);
+const STEP2_TAIL: &[Rule] = &[
+    (b"alli", b"al", Cond::MeasureGt0),
+    (b"entli", b"ent", Cond::MeasureGt0),
+    (b"eli", b"e", Cond::MeasureGt0),
+    (b"ousli", b"ous", Cond::MeasureGt0),
+    (b"ization", b"ize", Cond::MeasureGt0),
+    (b"ation", b"ate", Cond::MeasureGt0),
+    (b"ator", b"ate", Cond::MeasureGt0),
+    (b"alism", b"al", Cond::MeasureGt0),
+    (b"iveness", b"ive", Cond::MeasureGt0),
+    (b"fulness", b"ful", Cond::MeasureGt0),
+    (b"ousness", b"ous", Cond::MeasureGt0),
+    (b"aliti", b"al", Cond::MeasureGt0),
+    (b"iviti", b"ive", Cond::MeasureGt0),
+    (b"biliti", b"ble", Cond::MeasureGt0),
+];
+const STEP2_NLTK: &[Rule] = &[
+    (b"fulli", b"ful", Cond::MeasureGt0),
+    (b"logi", b"log", Cond::Logi),
+];
+const STEP2_MARTIN: &[Rule] = &[(b"logi", b"log", Cond::MeasureGt0)];
+
+const STEP3: &[Rule] = &[
+    (b"icate", b"ic", Cond::MeasureGt0),
+    (b"ative", b"", Cond::MeasureGt0),
+    (b"alize", b"al", Cond::MeasureGt0),
+    (b"iciti", b"ic", Cond::MeasureGt0),
+    (b"ical", b"ic", Cond::MeasureGt0),
+    (b"ful", b"", Cond::MeasureGt0),
+    (b"ness", b"", Cond::MeasureGt0),
+];
+
+const STEP4: &[Rule] = &[
+    (b"al", b"", Cond::MeasureGt1),
+    (b"ance", b"", Cond::MeasureGt1),
+    (b"ence", b"", Cond::MeasureGt1),
+    (b"er", b"", Cond::MeasureGt1),
+    (b"ic", b"", Cond::MeasureGt1),
+    (b"able", b"", Cond::MeasureGt1),
+    (b"ible", b"", Cond::MeasureGt1),
+    (b"ant", b"", Cond::MeasureGt1),
+    (b"ement", b"", Cond::MeasureGt1),
+    (b"ment", b"", Cond::MeasureGt1),
+    (b"ent", b"", Cond::MeasureGt1),
+    (b"ion", b"", Cond::Ion),
+    (b"ou", b"", Cond::MeasureGt1),
+    (b"ism", b"", Cond::MeasureGt1),
+    (b"ate", b"", Cond::MeasureGt1),
+    (b"iti", b"", Cond::MeasureGt1),
+    (b"ous", b"", Cond::MeasureGt1),
+    (b"ive", b"", Cond::MeasureGt1),
+    (b"ize", b"", Cond::MeasureGt1),
+];
+
+thread_local! {
+    static BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static CHARS: RefCell<Vec<char>> = const { RefCell::new(Vec::new()) };
 }
 
 impl PorterStemmer {
@@ -66,277 +253,243 @@ impl PorterStemmer {
         PorterStemmer { mode }
     }
 
-    fn is_consonant(&self, w: &[char], mut i: usize) -> bool {
-        if is_vowel(w[i]) {
-            return false;
-        }
-        if w[i] == 'y' {
-            let mut negate = false;
-            while i > 0 && w[i] == 'y' {
-                negate = !negate;
-                i -= 1;
-            }
-            return is_vowel(w[i]) == negate;
-        }
-        true
-    }
-
-    fn consonant_flags(w: &[char]) -> Vec<bool> {
-        let mut flags: Vec<bool> = Vec::with_capacity(w.len());
-        for (i, &c) in w.iter().enumerate() {
-            let f = if is_vowel(c) {
-                false
-            } else if c == 'y' {
-                if i == 0 { true } else { !flags[i - 1] }
-            } else {
-                true
-            };
-            flags.push(f);
-        }
-        flags
-    }
-
-    fn measure(w: &[char]) -> usize {
-        let f = Self::consonant_flags(w);
-        f.windows(2).filter(|p| !p[0] && p[1]).count()
-    }
-
-    fn contains_vowel(w: &[char]) -> bool {
-        !Self::consonant_flags(w).iter().all(|&c| c)
-    }
-
-    fn ends_double_consonant(&self, w: &[char]) -> bool {
-        let n = w.len();
-        n >= 2 && w[n - 1] == w[n - 2] && self.is_consonant(w, n - 1)
-    }
-
-    fn ends_cvc(&self, w: &[char]) -> bool {
+    /// `_ends_cvc(word)`.
+    fn ends_cvc<L: Letter>(&self, w: &[L]) -> bool {
         let n = w.len();
         (n >= 3
-            && self.is_consonant(w, n - 3)
-            && !self.is_consonant(w, n - 2)
-            && self.is_consonant(w, n - 1)
-            && !matches!(w[n - 1], 'w' | 'x' | 'y'))
+            && is_consonant(w, n - 3)
+            && !is_consonant(w, n - 2)
+            && is_consonant(w, n - 1)
+            && !(w[n - 1].is(b'w') || w[n - 1].is(b'x') || w[n - 1].is(b'y')))
             || (self.mode == Mode::NltkExtensions
                 && n == 2
-                && !self.is_consonant(w, 0)
-                && self.is_consonant(w, 1))
+                && !is_consonant(w, 0)
+                && is_consonant(w, 1))
     }
 
-    fn apply_rule_list(&self, w: &[char], rules: &[(&str, String, Cond)]) -> W {
-        for (suffix, replacement, cond) in rules {
-            let check = |stem: &[char]| match cond {
-                Cond::None => true,
-                Cond::F(f) => f(stem),
-            };
-            if *suffix == "*d" && self.ends_double_consonant(w) {
-                let stem = &w[..w.len() - 2];
-                return if check(stem) {
-                    cat(stem, replacement)
-                } else {
-                    w.to_vec()
-                };
+    fn holds<L: Letter>(&self, cond: Cond, w: &[L], stem_len: usize) -> bool {
+        let stem = &w[..stem_len];
+        match cond {
+            Cond::Always => true,
+            Cond::MeasureGt0 => measure(stem) > 0,
+            Cond::MeasureGt1 => measure(stem) > 1,
+            Cond::Ion => {
+                measure(stem) > 1 && stem.last().is_some_and(|c| c.is(b's') || c.is(b't'))
             }
+            Cond::Logi => measure(&w[..w.len() - 3]) > 0,
+            Cond::NltkY => stem.len() > 1 && is_consonant(stem, stem.len() - 1),
+            Cond::OriginalY => contains_vowel(stem),
+            Cond::MeasureEq1Cvc => measure(stem) == 1 && self.ends_cvc(stem),
+            Cond::Step5b => measure(&w[..w.len() - 1]) > 1,
+        }
+    }
+
+    /// `_apply_rule_list(word, rules)`: the first rule whose suffix matches decides.
+    /// Returns `None` if no suffix matched.
+    fn apply_rules<L: Letter>(&self, w: &mut Vec<L>, rules: &[Rule]) -> Option<()> {
+        for &(suffix, replacement, cond) in rules {
             if ends_with(w, suffix) {
-                let stem = strip(w, suffix);
-                return if check(&stem) {
-                    cat(&stem, replacement)
-                } else {
-                    w.to_vec()
-                };
-            }
-        }
-        w.to_vec()
-    }
-
-    fn step1a(&self, w: &[char]) -> W {
-        if self.mode == Mode::NltkExtensions && ends_with(w, "ies") && w.len() == 4 {
-            return cat(&strip(w, "ies"), "ie");
-        }
-        self.apply_rule_list(
-            w,
-            &[
-                ("sses", "ss".into(), Cond::None),
-                ("ies", "i".into(), Cond::None),
-                ("ss", "ss".into(), Cond::None),
-                ("s", "".into(), Cond::None),
-            ],
-        )
-    }
-
-    fn step1b(&self, w: &[char]) -> W {
-        if self.mode == Mode::NltkExtensions && ends_with(w, "ied") {
-            return if w.len() == 4 {
-                cat(&strip(w, "ied"), "ie")
-            } else {
-                cat(&strip(w, "ied"), "i")
-            };
-        }
-        if ends_with(w, "eed") {
-            let stem = strip(w, "eed");
-            return if Self::measure(&stem) > 0 {
-                cat(&stem, "ee")
-            } else {
-                w.to_vec()
-            };
-        }
-        let mut inter: Option<W> = None;
-        for suf in ["ed", "ing"] {
-            if ends_with(w, suf) {
-                let s = strip(w, suf);
-                if Self::contains_vowel(&s) {
-                    inter = Some(s);
-                    break;
+                let stem_len = w.len() - suffix.len();
+                if self.holds(cond, w, stem_len) {
+                    replace_suffix(w, suffix.len(), replacement);
                 }
+                return Some(());
             }
         }
-        let Some(inter) = inter else {
-            return w.to_vec();
-        };
-        let last = inter[inter.len() - 1];
-        let not_lsz = move |_: &[char]| !matches!(last, 'l' | 's' | 'z');
-        let cvc = |stem: &[char]| Self::measure(stem) == 1 && self.ends_cvc(stem);
-        self.apply_rule_list(
-            &inter,
-            &[
-                ("at", "ate".into(), Cond::None),
-                ("bl", "ble".into(), Cond::None),
-                ("iz", "ize".into(), Cond::None),
-                ("*d", last.to_string(), Cond::F(&not_lsz)),
-                ("", "e".into(), Cond::F(&cvc)),
-            ],
-        )
+        None
     }
 
-    fn step1c(&self, w: &[char]) -> W {
-        let nltk = |stem: &[char]| stem.len() > 1 && self.is_consonant(stem, stem.len() - 1);
-        let orig = |stem: &[char]| Self::contains_vowel(stem);
-        let c: Cond = if self.mode == Mode::NltkExtensions {
-            Cond::F(&nltk)
-        } else {
-            Cond::F(&orig)
-        };
-        self.apply_rule_list(w, &[("y", "i".into(), c)])
+    fn step1a<L: Letter>(&self, w: &mut Vec<L>) {
+        if self.mode == Mode::NltkExtensions && w.len() == 4 && ends_with(w, b"ies") {
+            replace_suffix(w, 3, b"ie");
+            return;
+        }
+        self.apply_rules(w, STEP1A);
     }
 
-    fn step2(&self, w: &[char]) -> W {
-        if self.mode == Mode::NltkExtensions
-            && ends_with(w, "alli")
-            && Self::measure(&strip(w, "alli")) > 0
+    fn step1b<L: Letter>(&self, w: &mut Vec<L>) {
+        if self.mode == Mode::NltkExtensions && ends_with(w, b"ied") {
+            let rep: &[u8] = if w.len() == 4 { b"ie" } else { b"i" };
+            replace_suffix(w, 3, rep);
+            return;
+        }
+        if ends_with(w, b"eed") {
+            if measure(&w[..w.len() - 3]) > 0 {
+                replace_suffix(w, 3, b"ee");
+            }
+            return;
+        }
+        let mut succeeded = false;
+        for suffix in [&b"ed"[..], b"ing"] {
+            if ends_with(w, suffix) && contains_vowel(&w[..w.len() - suffix.len()]) {
+                w.truncate(w.len() - suffix.len());
+                succeeded = true;
+                break;
+            }
+        }
+        if !succeeded {
+            return;
+        }
+        // rules on the intermediate stem
+        if self
+            .apply_rules(
+                w,
+                &[
+                    (b"at", b"ate", Cond::Always),
+                    (b"bl", b"ble", Cond::Always),
+                    (b"iz", b"ize", Cond::Always),
+                ],
+            )
+            .is_some()
         {
-            return self.step2(&cat(&strip(w, "alli"), "al"));
+            return;
         }
-        let pm = |s: &[char]| Self::measure(s) > 0;
-        let word = w.to_vec();
-        let logi = move |_: &[char]| Self::measure(&word[..word.len() - 3]) > 0;
-        let mut rules: Vec<(&str, String, Cond)> = vec![
-            ("ational", "ate".into(), Cond::F(&pm)),
-            ("tional", "tion".into(), Cond::F(&pm)),
-            ("enci", "ence".into(), Cond::F(&pm)),
-            ("anci", "ance".into(), Cond::F(&pm)),
-            ("izer", "ize".into(), Cond::F(&pm)),
-            if self.mode == Mode::OriginalAlgorithm {
-                ("abli", "able".into(), Cond::F(&pm))
-            } else {
-                ("bli", "ble".into(), Cond::F(&pm))
-            },
-            ("alli", "al".into(), Cond::F(&pm)),
-            ("entli", "ent".into(), Cond::F(&pm)),
-            ("eli", "e".into(), Cond::F(&pm)),
-            ("ousli", "ous".into(), Cond::F(&pm)),
-            ("ization", "ize".into(), Cond::F(&pm)),
-            ("ation", "ate".into(), Cond::F(&pm)),
-            ("ator", "ate".into(), Cond::F(&pm)),
-            ("alism", "al".into(), Cond::F(&pm)),
-            ("iveness", "ive".into(), Cond::F(&pm)),
-            ("fulness", "ful".into(), Cond::F(&pm)),
-            ("ousness", "ous".into(), Cond::F(&pm)),
-            ("aliti", "al".into(), Cond::F(&pm)),
-            ("iviti", "ive".into(), Cond::F(&pm)),
-            ("biliti", "ble".into(), Cond::F(&pm)),
-        ];
-        if self.mode == Mode::NltkExtensions {
-            rules.push(("fulli", "ful".into(), Cond::F(&pm)));
-            rules.push(("logi", "log".into(), Cond::F(&logi)));
-        }
-        if self.mode == Mode::MartinExtensions {
-            rules.push(("logi", "log".into(), Cond::F(&pm)));
-        }
-        self.apply_rule_list(w, &rules)
-    }
-
-    fn step3(&self, w: &[char]) -> W {
-        let pm = |s: &[char]| Self::measure(s) > 0;
-        self.apply_rule_list(
-            w,
-            &[
-                ("icate", "ic".into(), Cond::F(&pm)),
-                ("ative", "".into(), Cond::F(&pm)),
-                ("alize", "al".into(), Cond::F(&pm)),
-                ("iciti", "ic".into(), Cond::F(&pm)),
-                ("ical", "ic".into(), Cond::F(&pm)),
-                ("ful", "".into(), Cond::F(&pm)),
-                ("ness", "".into(), Cond::F(&pm)),
-            ],
-        )
-    }
-
-    fn step4(&self, w: &[char]) -> W {
-        let g1 = |s: &[char]| Self::measure(s) > 1;
-        let ion = |s: &[char]| Self::measure(s) > 1 && matches!(s.last(), Some('s') | Some('t'));
-        let mut rules: Vec<(&str, String, Cond)> = Vec::new();
-        for suf in [
-            "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent",
-        ] {
-            rules.push((suf, String::new(), Cond::F(&g1)));
-        }
-        rules.push(("ion", String::new(), Cond::F(&ion)));
-        for suf in ["ou", "ism", "ate", "iti", "ous", "ive", "ize"] {
-            rules.push((suf, String::new(), Cond::F(&g1)));
-        }
-        self.apply_rule_list(w, &rules)
-    }
-
-    fn step5a(&self, w: &[char]) -> W {
-        if ends_with(w, "e") {
-            let stem = strip(w, "e");
-            let m = Self::measure(&stem);
-            if m > 1 {
-                return stem;
+        // ("*d", intermediate_stem[-1], last not in l/s/z): drop one of the doubled letters
+        if ends_double_consonant(w) {
+            let last = w[w.len() - 1];
+            if !(last.is(b'l') || last.is(b's') || last.is(b'z')) {
+                w.pop();
             }
-            if m == 1 && !self.ends_cvc(&stem) {
-                return stem;
+            return;
+        }
+        // ("", "e", m == 1 and *o)
+        if self.holds(Cond::MeasureEq1Cvc, w, w.len()) {
+            w.push(L::from_ascii(b'e'));
+        }
+    }
+
+    fn step1c<L: Letter>(&self, w: &mut Vec<L>) {
+        let cond = if self.mode == Mode::NltkExtensions {
+            Cond::NltkY
+        } else {
+            Cond::OriginalY
+        };
+        self.apply_rules(w, &[(b"y", b"i", cond)]);
+    }
+
+    fn step2<L: Letter>(&self, w: &mut Vec<L>) {
+        if self.mode == Mode::NltkExtensions
+            && ends_with(w, b"alli")
+            && measure(&w[..w.len() - 4]) > 0
+        {
+            replace_suffix(w, 4, b"al");
+            return self.step2(w);
+        }
+        if self.apply_rules(w, STEP2_HEAD).is_some() {
+            return;
+        }
+        let bli = if self.mode == Mode::OriginalAlgorithm {
+            STEP2_ABLI
+        } else {
+            STEP2_BLI
+        };
+        if self.apply_rules(w, &[bli]).is_some() || self.apply_rules(w, STEP2_TAIL).is_some() {
+            return;
+        }
+        match self.mode {
+            Mode::NltkExtensions => self.apply_rules(w, STEP2_NLTK),
+            Mode::MartinExtensions => self.apply_rules(w, STEP2_MARTIN),
+            Mode::OriginalAlgorithm => None,
+        };
+    }
+
+    fn step5a<L: Letter>(&self, w: &mut Vec<L>) {
+        if ends_with(w, b"e") {
+            let stem = &w[..w.len() - 1];
+            let m = measure(stem);
+            if m > 1 || (m == 1 && !self.ends_cvc(stem)) {
+                w.pop();
             }
         }
-        w.to_vec()
     }
 
-    fn step5b(&self, w: &[char]) -> W {
-        let word = w.to_vec();
-        let c = move |_: &[char]| Self::measure(&word[..word.len() - 1]) > 1;
-        self.apply_rule_list(w, &[("ll", "l".into(), Cond::F(&c))])
+    fn steps<L: Letter>(&self, w: &mut Vec<L>) {
+        self.step1a(w);
+        self.step1b(w);
+        self.step1c(w);
+        self.step2(w);
+        self.apply_rules(w, STEP3);
+        self.apply_rules(w, STEP4);
+        self.step5a(w);
+        self.apply_rules(w, &[(b"ll", b"l", Cond::Step5b)]);
     }
 
     /// `PorterStemmer.stem(word)` (lower-cases first, as NLTK does by default).
     pub fn stem(&self, word: &str) -> String {
-        let lower = crate::text::py_lower(word);
+        let mut out = String::with_capacity(word.len() + 2);
+        self.stem_into(word, &mut out);
+        out
+    }
+
+    /// Appends `PorterStemmer.stem(word)` to `out`.
+    pub fn stem_into(&self, word: &str, out: &mut String) {
+        if word.is_ascii() {
+            BYTES.with_borrow_mut(|w| {
+                w.clear();
+                w.extend(word.bytes().map(|b| b.to_ascii_lowercase()));
+                self.stem_lowered(w, word.len(), out, |w, out| {
+                    out.push_str(std::str::from_utf8(w).expect("ASCII"))
+                });
+            })
+        } else {
+            CHARS.with_borrow_mut(|w| {
+                w.clear();
+                w.extend(crate::text::py_lower(word).chars());
+                self.stem_lowered(w, word.chars().count(), out, |w, out| out.extend(w.iter()));
+            })
+        }
+    }
+
+    /// `stem` after lower-casing: `w` is the lowered word, `word_len` the
+    /// length of the original word in characters.
+    fn stem_lowered<L: Letter>(
+        &self,
+        w: &mut Vec<L>,
+        word_len: usize,
+        out: &mut String,
+        write: impl Fn(&[L], &mut String),
+    ) {
         if self.mode == Mode::NltkExtensions
-            && let Some((_, v)) = POOL.iter().find(|(k, _)| *k == lower)
+            && let Some((_, v)) = POOL.iter().find(|(k, _)| {
+                k.len() == w.len() && k.bytes().zip(w.iter()).all(|(a, c)| c.is(a))
+            })
         {
-            return (*v).to_string();
+            out.push_str(v);
+            return;
         }
-        if self.mode != Mode::OriginalAlgorithm && word.chars().count() <= 2 {
-            return lower;
+        if self.mode != Mode::OriginalAlgorithm && word_len <= 2 {
+            write(w, out);
+            return;
         }
-        let w: W = lower.chars().collect();
-        let w = self.step1a(&w);
-        let w = self.step1b(&w);
-        let w = self.step1c(&w);
-        let w = self.step2(&w);
-        let w = self.step3(&w);
-        let w = self.step4(&w);
-        let w = self.step5a(&w);
-        let w = self.step5b(&w);
-        w.into_iter().collect()
+        self.steps(w);
+        write(w, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_examples() {
+        let st = PorterStemmer::new(Mode::OriginalAlgorithm);
+        for (w, s) in [
+            ("caresses", "caress"),
+            ("ponies", "poni"),
+            ("feed", "feed"),
+            ("agreed", "agre"),
+            ("hopping", "hop"),
+            ("filing", "file"),
+            ("relational", "relat"),
+            ("generalization", "gener"),
+            ("controll", "control"),
+        ] {
+            assert_eq!(st.stem(w), s, "{w}");
+        }
+        let nltk = PorterStemmer::new(Mode::NltkExtensions);
+        assert_eq!(nltk.stem("Skies"), "sky");
+        assert_eq!(nltk.stem("dying"), "die");
+        assert_eq!(nltk.stem("Grüßen"), "grüßen");
+        assert_eq!(nltk.stem("happiness"), "happi");
     }
 }

@@ -9,20 +9,23 @@
 //! `apply_avg` branch precision and recall are raised to `1/weight_factor` even
 //! for ROUGE-L (so `weight_factor: 1.2` changes the ROUGE-L value).
 
+use crate::ngram::Interner;
 use crate::porter::{Mode, PorterStemmer};
 use crate::text::{py_lower, py_split, py_strip};
-use std::collections::HashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::sync::OnceLock;
 
 static WORDNET_KV: &str = include_str!("../assets/py_rouge/wordnet_key_value.txt");
 static WORDNET_KV_SPECIAL: &str =
     include_str!("../assets/py_rouge/wordnet_key_value_special_cases.txt");
 
-fn wordnet_db(ensure_compatibility: bool) -> &'static HashMap<&'static str, &'static str> {
-    static DB: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
-    static DB_PLAIN: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+type Db = FxHashMap<&'static str, &'static str>;
+
+fn wordnet_db(ensure_compatibility: bool) -> &'static Db {
+    static DB: OnceLock<Db> = OnceLock::new();
+    static DB_PLAIN: OnceLock<Db> = OnceLock::new();
     let load = |with_special: bool| {
-        let mut m = HashMap::new();
+        let mut m = Db::with_capacity_and_hasher(6200, FxBuildHasher);
         let mut files = vec![WORDNET_KV];
         if with_special {
             files.push(WORDNET_KV_SPECIAL);
@@ -93,142 +96,221 @@ fn split_contraction(tok: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// Preprocessed summaries: all tokens of all texts in one string.
+#[derive(Default)]
+struct Texts {
+    arena: String,
+    /// byte range of every token in `arena`
+    spans: Vec<(usize, usize)>,
+    /// end (exclusive, in `spans`) of every sentence
+    sentence_ends: Vec<usize>,
+    /// end (exclusive, in `sentence_ends`) of every text
+    text_ends: Vec<usize>,
+    /// scratch for the cleaned sentence
+    clean: String,
+}
+
 impl PyRougeL {
-    fn stem_token(&self, token: String) -> String {
-        if token.chars().count() > 3 {
-            if let Some(v) = wordnet_db(self.ensure_compatibility).get(token.as_str()) {
-                return (*v).to_string();
+    /// `stem_tokens` for one token, appended to `out`.
+    fn stem_token(&self, token: &str, out: &mut String) {
+        // `len(token) > 3` in code points; tokens here are ASCII
+        if token.len() > 3 {
+            if let Some(v) = wordnet_db(self.ensure_compatibility).get(token) {
+                out.push_str(v);
+                return;
             }
             let st = if self.ensure_compatibility {
                 ORIGINAL
             } else {
                 NLTK
             };
-            return st.stem(&token);
+            st.stem_into(token, out);
+            return;
         }
-        token
+        out.push_str(token);
     }
 
-    /// Lower-case, keep `[a-z0-9]`, tokenize like `nltk.word_tokenize`, stem.
-    fn preprocess_sentence(&self, sentence: &str) -> Vec<String> {
-        let lowered = py_lower(sentence);
-        let cleaned: String = lowered
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
-            .collect();
-        let cleaned = py_strip(&cleaned);
-        let text = if self.ensure_compatibility {
-            cleaned.replace("cannot", "_cannot_")
+    /// One token of `tokenize_text(...)`: stem, undo the `_cannot_` hack, store.
+    fn push_token(&self, t: &str, texts: &mut Texts) {
+        let start = texts.arena.len();
+        if self.stemming {
+            self.stem_token(t, &mut texts.arena);
         } else {
-            cleaned.to_string()
+            texts.arena.push_str(t);
+        }
+        if self.ensure_compatibility && texts.arena[start..].contains("_cannot_") {
+            let fixed = texts.arena[start..].replace("_cannot_", "cannot");
+            texts.arena.truncate(start);
+            texts.arena.push_str(&fixed);
+        }
+        // py-rouge re-splits the joined sentence on whitespace later: empty tokens vanish
+        if texts.arena.len() > start {
+            texts.spans.push((start, texts.arena.len()));
+        }
+    }
+
+    /// Lower-case, keep `[a-z0-9]`, tokenize like `nltk.word_tokenize`, stem;
+    /// appends the tokens of one sentence to `texts`.
+    fn preprocess_sentence(&self, sentence: &str, texts: &mut Texts) {
+        let mut clean = std::mem::take(&mut texts.clean);
+        clean.clear();
+        // REMOVE_CHAR_PATTERN.sub(' ', sentence.lower()).strip()
+        if sentence.is_ascii() {
+            clean.extend(sentence.bytes().map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    b.to_ascii_lowercase() as char
+                } else {
+                    ' '
+                }
+            }));
+        } else {
+            clean.extend(py_lower(sentence).chars().map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c
+                } else {
+                    ' '
+                }
+            }));
+        }
+        let text = clean.trim_matches(' ');
+        let replaced;
+        let text = if self.ensure_compatibility && text.contains("cannot") {
+            replaced = text.replace("cannot", "_cannot_");
+            replaced.as_str()
+        } else {
+            text
         };
-        let mut tokens: Vec<String> = Vec::new();
-        for t in py_split(&text) {
+        for t in text.split(' ').filter(|t| !t.is_empty()) {
             match split_contraction(t) {
                 Some((a, b)) => {
-                    tokens.push(a.to_string());
-                    tokens.push(b.to_string());
+                    self.push_token(a, texts);
+                    self.push_token(b, texts);
                 }
-                None => tokens.push(t.to_string()),
+                None => self.push_token(t, texts),
             }
         }
-        let mut out = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let t = if self.stemming && !t.is_empty() {
-                self.stem_token(t)
-            } else {
-                t
-            };
-            let t = if self.ensure_compatibility {
-                t.replace("_cannot_", "cannot")
-            } else {
-                t
-            };
-            // py-rouge re-splits the joined sentence on whitespace later.
-            out.extend(py_split(&t).map(str::to_string));
+        texts.sentence_ends.push(texts.spans.len());
+        texts.clean = clean;
+    }
+
+    /// `_preprocess_summary_per_sentence(summary)`, appended to `texts` as one text.
+    fn preprocess_into(&self, summary: &str, texts: &mut Texts) {
+        let punkt;
+        let sentences: Box<dyn Iterator<Item = &str>> = if self.ensure_compatibility {
+            Box::new(summary.split('\n'))
+        } else {
+            punkt = crate::punkt::sent_tokenize(summary);
+            Box::new(punkt.iter().map(String::as_str))
+        };
+        if !self.limit_length {
+            for s in sentences {
+                self.preprocess_sentence(s, texts);
+            }
+        } else if self.limit_in_words {
+            let mut current = 0usize;
+            let mut kept = String::new();
+            for s in sentences {
+                let n = py_split(s).count();
+                let take = if current + n < self.length_limit {
+                    n
+                } else {
+                    self.length_limit - current
+                };
+                kept.clear();
+                for (i, t) in py_split(s).take(take).enumerate() {
+                    if i > 0 {
+                        kept.push(' ');
+                    }
+                    kept.push_str(t);
+                }
+                self.preprocess_sentence(&kept, texts);
+                if current + n >= self.length_limit {
+                    break;
+                }
+                current += n;
+            }
+        } else {
+            let mut current = 0usize;
+            for s in sentences {
+                let s = py_strip(s);
+                let n = s.chars().count();
+                if current + n < self.length_limit {
+                    self.preprocess_sentence(s, texts);
+                    current += n;
+                } else {
+                    let cut = s
+                        .char_indices()
+                        .nth(self.length_limit - current)
+                        .map_or(s.len(), |(i, _)| i);
+                    self.preprocess_sentence(&s[..cut], texts);
+                    break;
+                }
+            }
         }
-        out
+        texts.text_ends.push(texts.sentence_ends.len());
     }
 
     /// `_preprocess_summary_per_sentence`: returns tokens per sentence.
     pub fn preprocess(&self, summary: &str) -> Vec<Vec<String>> {
-        let sentences: Vec<String> = if self.ensure_compatibility {
-            summary.split('\n').map(str::to_string).collect()
-        } else {
-            crate::punkt::sent_tokenize(summary)
-        };
-        let mut kept: Vec<String> = Vec::new();
-        if self.limit_length && self.length_limit > 0 {
-            let mut current = 0usize;
-            if self.limit_in_words {
-                for s in &sentences {
-                    let toks: Vec<&str> = py_split(py_strip(s)).collect();
-                    if current + toks.len() < self.length_limit {
-                        kept.push(toks.join(" "));
-                        current += toks.len();
-                    } else {
-                        kept.push(toks[..self.length_limit - current].join(" "));
-                        break;
-                    }
-                }
-            } else {
-                for s in &sentences {
-                    let s = py_strip(s);
-                    let n = s.chars().count();
-                    if current + n < self.length_limit {
-                        kept.push(s.to_string());
-                        current += n;
-                    } else {
-                        kept.push(s.chars().take(self.length_limit - current).collect());
-                        break;
-                    }
-                }
-            }
-        } else {
-            kept = sentences;
+        let mut texts = Texts::default();
+        self.preprocess_into(summary, &mut texts);
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &end in &texts.sentence_ends {
+            out.push(
+                texts.spans[start..end]
+                    .iter()
+                    .map(|&(a, b)| texts.arena[a..b].to_string())
+                    .collect(),
+            );
+            start = end;
         }
-        kept.iter().map(|s| self.preprocess_sentence(s)).collect()
+        out
     }
 
-    /// `Rouge._compute_ngrams_lcs(hyp, ref, 1.0)`: (hyp count, ref count, overlap).
-    fn lcs_counts(hyp: &[Vec<String>], refs: &[Vec<String>]) -> (usize, usize, usize) {
-        let mut eval_counts: HashMap<&str, usize> = HashMap::new();
+    /// `Rouge._compute_ngrams_lcs(hyp, ref, 1.0)` on token ids, sentence by
+    /// sentence: (hyp count, ref count, overlap).
+    fn lcs_counts(hyp: &[&[u32]], refs: &[&[u32]], lcs: &mut LcsScratch) -> (usize, usize, usize) {
+        let eval_counts = &mut lcs.eval_counts;
+        eval_counts.iter_mut().for_each(|c| *c = 0);
         let mut eval_count = 0;
         for s in hyp {
-            for t in s {
-                *eval_counts.entry(t.as_str()).or_default() += 1;
+            for &t in *s {
+                eval_counts[t as usize] += 1;
                 eval_count += 1;
             }
         }
-        let ref_count: usize = refs.iter().map(Vec::len).sum();
+        let ref_count: usize = refs.iter().map(|r| r.len()).sum();
         let mut overlap = 0;
-        let mut vals: Vec<u32> = Vec::new();
-        let mut dirs: Vec<u8> = Vec::new();
         for r in refs {
             let m = r.len();
-            let mut hit = vec![false; m];
+            lcs.hit.clear();
+            lcs.hit.resize(m, false);
             for h in hyp {
                 let n = h.len();
                 if m == 0 || n == 0 {
                     continue;
                 }
+                // _lcs(x = reference sentence, y = hypothesis sentence), then _mark_lcs
                 let w = n + 1;
+                let (vals, dirs) = (&mut lcs.vals, &mut lcs.dirs);
                 vals.clear();
                 vals.resize((m + 1) * w, 0);
                 dirs.clear();
                 dirs.resize((m + 1) * w, 0);
                 for i in 1..=m {
+                    let ri = r[i - 1];
                     for j in 1..=n {
                         let k = i * w + j;
-                        if r[i - 1] == h[j - 1] {
+                        if ri == h[j - 1] {
                             vals[k] = vals[k - w - 1] + 1;
-                            dirs[k] = 1;
+                            dirs[k] = 1; // '|'
                         } else if vals[k - w] >= vals[k - 1] {
                             vals[k] = vals[k - w];
-                            dirs[k] = 2;
+                            dirs[k] = 2; // '^'
                         } else {
                             vals[k] = vals[k - 1];
-                            dirs[k] = 3;
+                            dirs[k] = 3; // '<'
                         }
                     }
                 }
@@ -238,23 +320,20 @@ impl PyRougeL {
                         1 => {
                             i -= 1;
                             j -= 1;
-                            hit[i] = true;
+                            lcs.hit[i] = true;
                         }
                         2 => i -= 1,
                         _ => j -= 1,
                     }
                 }
             }
-            for (idx, &h) in hit.iter().enumerate() {
-                if h {
-                    // py-rouge decrements the reference counter at the (int) index,
-                    // never at the token, so only the hypothesis counter matters.
-                    if let Some(c) = eval_counts.get_mut(r[idx].as_str())
-                        && *c > 0
-                    {
-                        *c -= 1;
-                        overlap += 1;
-                    }
+            for (idx, &h) in lcs.hit.iter().enumerate() {
+                // py-rouge decrements the reference counter at the (int) index,
+                // never at the token, so only the hypothesis counter matters.
+                let c = &mut eval_counts[r[idx] as usize];
+                if h && *c > 0 {
+                    *c -= 1;
+                    overlap += 1;
                 }
             }
         }
@@ -288,32 +367,62 @@ impl PyRougeL {
 
     /// `Rouge(metrics=["rouge-l"], ...).get_scores(hypothesis, [reference])["rouge-l"]["f"]`.
     pub fn score_single(&self, hypothesis: &str, reference: &str) -> f64 {
-        let hyp = self.preprocess(hypothesis);
-        self.score_pre(&hyp, reference)
+        self.max_over_references(hypothesis, std::slice::from_ref(&reference.to_string()))
     }
 
-    fn score_pre(&self, hyp: &[Vec<String>], reference: &str) -> f64 {
-        let refs = self.preprocess(reference);
-        let (h, r, o) = Self::lcs_counts(hyp, &refs);
-        if self.apply_avg {
-            self.prf(h as f64, r as f64, o as f64).2
-        } else {
-            // apply_best (single reference) or keep-all: the same single score, but
-            // py-rouge passes weight_factor here too.
-            self.prf(h as f64, r as f64, o as f64).2
-        }
-    }
-
-    /// RL4LMs `RougeLMax`: max over references of the single-reference F score.
+    /// RL4LMs `RougeLMax`: max over references of the single-reference F score
+    /// (`apply_avg`, `apply_best` or neither give the same value for one
+    /// reference, and py-rouge applies `weight_factor` in all three).
     /// With no references the Python reward raises; we return 0.0.
     pub fn max_over_references(&self, hypothesis: &str, references: &[String]) -> f64 {
-        let hyp = self.preprocess(hypothesis);
-        references
+        if references.is_empty() {
+            return 0.0;
+        }
+        let mut texts = Texts::default();
+        self.preprocess_into(hypothesis, &mut texts);
+        for r in references {
+            self.preprocess_into(r, &mut texts);
+        }
+        // token ids over all texts
+        let mut vocab: Interner<&str> = Interner::with_capacity(texts.spans.len());
+        let ids: Vec<u32> = texts
+            .spans
             .iter()
-            .map(|r| self.score_pre(&hyp, r))
-            .fold(None, |acc: Option<f64>, s| {
-                Some(acc.map_or(s, |a| if s > a { s } else { a }))
-            })
-            .unwrap_or(0.0)
+            .map(|&(a, b)| vocab.intern(&texts.arena[a..b]))
+            .collect();
+        let sentences: Vec<&[u32]> = {
+            let mut start = 0;
+            texts
+                .sentence_ends
+                .iter()
+                .map(|&end| {
+                    let s = &ids[start..end];
+                    start = end;
+                    s
+                })
+                .collect()
+        };
+        let mut lcs = LcsScratch {
+            eval_counts: vec![0; vocab.len()],
+            ..LcsScratch::default()
+        };
+        let hyp = &sentences[..texts.text_ends[0]];
+        let mut best: Option<f64> = None;
+        for t in 1..texts.text_ends.len() {
+            let refs = &sentences[texts.text_ends[t - 1]..texts.text_ends[t]];
+            let (h, r, o) = Self::lcs_counts(hyp, refs, &mut lcs);
+            let f = self.prf(h as f64, r as f64, o as f64).2;
+            best = Some(best.map_or(f, |b| if f > b { f } else { b }));
+        }
+        best.unwrap_or(0.0)
     }
+}
+
+/// Buffers of [`PyRougeL::lcs_counts`].
+#[derive(Default)]
+struct LcsScratch {
+    eval_counts: Vec<u32>,
+    hit: Vec<bool>,
+    vals: Vec<u32>,
+    dirs: Vec<u8>,
 }

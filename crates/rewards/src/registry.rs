@@ -296,12 +296,6 @@ pub fn build(id: &str, args: &Value) -> Result<Box<dyn Reward>, ConfigError> {
                 args,
                 &["normalized", "no_punct", "asian_support", "case_sensitive"],
             )?;
-            if a.bool("asian_support", false)? {
-                return Err(a.bad(
-                    "asian_support",
-                    "is not implemented (only false is accepted)",
-                ));
-            }
             let t = Ter {
                 normalized: a.bool("normalized", false)?,
                 no_punct: a.bool("no_punct", false)?,
@@ -313,13 +307,13 @@ pub fn build(id: &str, args: &Value) -> Result<Box<dyn Reward>, ConfigError> {
         "f1" => {
             Args::new(id, args, &[])?;
             Ok(boxed("f1", |s| {
-                squad::max_over(squad::f1, &s.prediction, &s.references)
+                squad::f1_max(&s.prediction, &s.references)
             }))
         }
         "exact_match" => {
             Args::new(id, args, &[])?;
             Ok(boxed("exact_match", |s| {
-                squad::max_over(squad::exact_match, &s.prediction, &s.references)
+                squad::exact_match_max(&s.prediction, &s.references)
             }))
         }
         "labels" => {

@@ -1,12 +1,10 @@
 //! sacreBLEU 2.x sentence TER (`sacrebleu.sentence_ter`), a port of its
 //! `lib_ter` (Tercom-compatible shifts with beam edit distance) and the Tercom
-//! tokenizer (`normalized`, `no_punct`, `case_sensitive`; `asian_support` is
-//! not implemented and is rejected by the registry).
+//! tokenizer (`normalized`, `no_punct`, `asian_support`, `case_sensitive`).
 
+use crate::mteval::{self, Scratch};
 use crate::text::{py_lower, py_normalize_ws, py_rstrip, py_split};
-use regex::Regex;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 const MAX_SHIFT_SIZE: usize = 10;
 const MAX_SHIFT_DIST: usize = 50;
@@ -22,20 +20,33 @@ pub struct Ter {
     pub case_sensitive: bool,
 }
 
-fn western() -> &'static [(Regex, &'static str)] {
-    static R: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    R.get_or_init(|| {
-        vec![
-            (
-                Regex::new(r"([\x7B-\x7E\x5B-\x60\x20-\x26\x28-\x2B\x3A-\x40\x2F])").unwrap(),
-                " ${1} ",
-            ),
-            (Regex::new(r"'s ").unwrap(), " 's "),
-            (Regex::new(r"([^0-9])([\.,])").unwrap(), "${1} ${2} "),
-            (Regex::new(r"([\.,])([^0-9])").unwrap(), " ${1} ${2}"),
-            (Regex::new(r"([0-9])(-)").unwrap(), "${1} ${2} "),
-        ]
-    })
+/// Characters `_normalize_asian` puts spaces around: CJK ideographs (4E00-9FFF,
+/// 3400-4DBF), strokes and radicals (31C0-31EF, 2E80-2EFF), compatibility
+/// blocks (3300-33FF, F900-FAFF, FE30-FE4F), 3200-3F22, and the CJK and
+/// full-width punctuation of [`is_asian_punct`]. (Its Hiragana, Katakana and
+/// Katakana-extension rules are anchored at the start of the sentence, which
+/// the Western normalisation has padded with a space, so they never match.)
+fn is_asian_split(c: char) -> bool {
+    matches!(c,
+        '\u{4e00}'..='\u{9fff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{31c0}'..='\u{31ef}'
+        | '\u{2e80}'..='\u{2eff}'
+        | '\u{3300}'..='\u{33ff}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{3200}'..='\u{3f22}'
+    ) || is_asian_punct(c)
+}
+
+/// `TercomTokenizer.ASIAN_PUNCT` and `FULL_WIDTH_PUNCT`.
+fn is_asian_punct(c: char) -> bool {
+    matches!(c,
+        '\u{3001}' | '\u{3002}' | '\u{3008}'..='\u{3011}' | '\u{3014}'..='\u{301f}'
+        | '\u{ff61}'..='\u{ff65}' | '\u{30fb}'
+        | '\u{ff0e}' | '\u{ff0c}' | '\u{ff1f}' | '\u{ff1a}' | '\u{ff1b}' | '\u{ff01}'
+        | '\u{ff02}' | '\u{ff08}' | '\u{ff09}'
+    )
 }
 
 impl Ter {
@@ -51,20 +62,26 @@ impl Ter {
             py_lower(sent)
         };
         if self.normalized {
-            s = s
-                .replace("\n-", "")
-                .replace('\n', " ")
-                .replace("&quot;", "\"")
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">");
-            s = format!(" {s} ");
-            for (re, rep) in western() {
-                s = re.replace_all(&s, *rep).into_owned();
+            s = mteval::ter_western(&s, &mut Scratch::default()).to_string();
+            if self.asian_support && !s.is_ascii() {
+                let mut out = String::with_capacity(s.len() + 16);
+                for c in s.chars() {
+                    if is_asian_split(c) {
+                        out.push(' ');
+                        out.push(c);
+                        out.push(' ');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                s = out;
             }
         }
         if self.no_punct {
             s.retain(|c| !matches!(c, '.' | ',' | '?' | ':' | ';' | '!' | '"' | '(' | ')'));
+            if self.asian_support {
+                s.retain(|c| !is_asian_punct(c));
+            }
         }
         py_normalize_ws(&s)
     }
@@ -88,7 +105,10 @@ impl Ter {
         let mut ref_lengths = 0usize;
         let mut best = INF;
         for r in references {
-            let rw = ids(&self.tokenize(r));
+            // sacreBLEU tokenizes every reference twice (`Metric._cache_references`
+            // preprocesses the segments and `TER._extract_reference_info` does it again);
+            // the normalised tokenizer is not idempotent ("way's," -> "way's ," -> "way 's ,").
+            let rw = ids(&self.tokenize(&self.tokenize(r)));
             let (edits, len) = translation_edit_rate(&hyp, &rw);
             ref_lengths += len;
             if edits < best {
