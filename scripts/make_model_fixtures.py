@@ -154,6 +154,7 @@ def make_gpt2(out_dir):
         json.dump({"seed": GPT2_SEED, "max_new_tokens": MAX_NEW_TOKENS,
                    "torch": torch.__version__,
                    "transformers": __import__("transformers").__version__}, f, indent=2)
+    return model, ids_pad, mask_pad
 
 
 TOKENIZER_STRINGS = [
@@ -293,7 +294,99 @@ def make_t5(out_dir):
     cases["decoder_input_ids"] = dec.contiguous()
     cases["logits"] = logits.to(torch.float32).contiguous()
     cases["greedy"] = greedy.to(torch.int64).contiguous()
+
+    # Teacher-forced scoring of given targets (lengths 5 and 3, right-padded): HF shifts `labels`
+    # right behind the decoder start token; -100 marks padding. Per-token log-probs, entropies, the
+    # summed log-likelihood and its gradient.
+    targets = torch.randint(2, 128, (2, 5), generator=g)
+    target_mask = torch.ones_like(targets)
+    target_mask[1, 3:] = 0
+    labels = targets.masked_fill(target_mask == 0, -100)
+    model.zero_grad()
+    logits = model(input_ids=enc, attention_mask=enc_mask, labels=labels).logits
+    logp = torch.log_softmax(logits, dim=-1)
+    token_logp = logp.gather(2, labels.clamp(min=0)[:, :, None]).squeeze(2) * target_mask
+    entropies = -(logp.exp() * logp).sum(-1) * target_mask
+    loglik = token_logp.sum()
+    loglik.backward()
+    cases["score.targets"] = targets.masked_fill(target_mask == 0, 0).contiguous()
+    cases["score.target_mask"] = target_mask.contiguous()
+    cases["score.logprobs"] = token_logp.detach().contiguous()
+    cases["score.entropies"] = entropies.detach().contiguous()
+    cases["score.loglik"] = loglik.detach().reshape(1).contiguous()
+    for name, p in [("shared", model.shared.weight),
+                    ("enc_rel_bias",
+                     model.encoder.block[0].layer[0].SelfAttention.relative_attention_bias.weight),
+                    ("dec1_cross_k", model.decoder.block[1].layer[1].EncDecAttention.k.weight)]:
+        assert torch.isfinite(p.grad).all()
+        cases[f"score.grad.{name}"] = p.grad.detach().to(torch.float32).contiguous()
     save_file(cases, os.path.join(out_dir, "t5-tiny-cases.safetensors"))
+    return model, enc, enc_mask
+
+
+# Beam search: (num_beams, length_penalty, early_stopping, min_new_tokens) settings run on both models.
+BEAM_SETTINGS = [
+    (4, 1.0, False, 0),
+    (4, 1.0, True, 0),
+    (5, 2.0, "never", 0),
+    (5, 0.5, False, 3),
+    (3, 0.0, "never", 0),
+    (2, -1.0, True, 0),
+]
+BEAM_MAX_NEW_TOKENS = 10
+
+
+def frequent_token(sequences, skip):
+    """The token most often generated (ties: lowest id): as EOS it makes beams finish mid-search."""
+    counts = torch.bincount(sequences.flatten())
+    for t in skip:
+        counts[t] = 0
+    return int(counts.argmax())
+
+
+@torch.no_grad()
+def beam_cases(model, input_ids, attention_mask, prompt_len, rows):
+    """HF `generate` with beam search on each setting; tokens trimmed after the first EOS."""
+    free = model.generate(input_ids=input_ids, attention_mask=attention_mask, num_beams=4,
+                          do_sample=False, max_new_tokens=BEAM_MAX_NEW_TOKENS, pad_token_id=0,
+                          eos_token_id=None)[:, prompt_len:]
+    # Two EOS choices per setting: one the beams emit often, and one they never emit (max length).
+    eos_often = frequent_token(free[:, 1:4], skip=[0])
+    cases = []
+    for num_beams, length_penalty, early_stopping, min_new in BEAM_SETTINGS:
+        for eos in (eos_often, None):
+            out = model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, num_beams=num_beams,
+                do_sample=False, max_new_tokens=BEAM_MAX_NEW_TOKENS, min_new_tokens=min_new,
+                length_penalty=length_penalty, early_stopping=early_stopping,
+                eos_token_id=eos, pad_token_id=0, output_scores=True,
+                return_dict_in_generate=True)
+            tokens = []
+            for row in out.sequences[:, prompt_len:].tolist():
+                if eos is not None and eos in row:
+                    row = row[: row.index(eos) + 1]
+                tokens.append(row)
+            cases.append({
+                "num_beams": num_beams, "length_penalty": length_penalty,
+                "early_stopping": early_stopping, "min_new_tokens": min_new,
+                "max_new_tokens": BEAM_MAX_NEW_TOKENS, "eos_token_id": eos,
+                "prompts": rows, "tokens": tokens,
+                "scores": [round(float(x), 7) for x in out.sequences_scores],
+            })
+    n_eos = sum(1 for c in cases for t in c["tokens"] if c["eos_token_id"] in t)
+    print(f"beam: {len(cases)} cases, {n_eos} hypotheses end in EOS, eos_often={eos_often}")
+    return cases
+
+
+def make_beam_cases(out_dir, gpt2, gpt2_ids, gpt2_mask, t5, t5_ids, t5_mask):
+    gpt2_rows = [[t for t, m in zip(r, mr) if m] for r, mr in zip(gpt2_ids.tolist(), gpt2_mask.tolist())]
+    t5_rows = [[t for t, m in zip(r, mr) if m] for r, mr in zip(t5_ids.tolist(), t5_mask.tolist())]
+    cases = {
+        "gpt2": beam_cases(gpt2, gpt2_ids, gpt2_mask, gpt2_ids.shape[1], gpt2_rows),
+        "t5": beam_cases(t5, t5_ids, t5_mask, 1, t5_rows),
+    }
+    with open(os.path.join(out_dir, "beam-cases.json"), "w") as f:
+        json.dump(cases, f, indent=1)
 
 
 def main():
@@ -305,9 +398,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    make_gpt2(args.out)
+    gpt2, gpt2_ids, gpt2_mask = make_gpt2(args.out)
     make_gpt2_tokenizer_cases(args.out, args.data_dir)
-    make_t5(args.out)
+    t5, t5_ids, t5_mask = make_t5(args.out)
+    make_beam_cases(args.out, gpt2, gpt2_ids, gpt2_mask, t5, t5_ids, t5_mask)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ pub use weights::ModelError;
 pub mod generation;
 
 pub use generation::{
-    CausalBatch, CausalLM, CompletionScores, Generated, SamplingConfig, TokenScores, generate,
-    score_completions, score_tokens,
+    CausalBatch, CausalLM, CausalSession, CompletionScores, DecodeSession, Generated,
+    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, generate,
+    generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
 };
 pub mod tokenizer;
 
@@ -20,4 +21,4 @@ pub mod value_head;
 pub use value_head::ValueHead;
 pub mod t5;
 
-pub use t5::{T5Config, T5ForConditionalGeneration};
+pub use t5::{T5Cache, T5Config, T5ForConditionalGeneration};
