@@ -680,6 +680,18 @@ pub fn sample<B: Backend, S: DecodeSession<B>>(
     out
 }
 
+/// `log softmax(row)`, computed in f64 and rounded to f32 (what beam search accumulates).
+pub(crate) fn log_softmax_f32(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let log_z = max
+        + row
+            .iter()
+            .map(|&x| (x as f64 - max).exp())
+            .sum::<f64>()
+            .ln();
+    row.iter().map(|&x| (x as f64 - log_z) as f32).collect()
+}
+
 /// `log softmax(row)[index]`, in f64.
 fn log_softmax_at(row: &[f32], index: usize) -> f64 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;

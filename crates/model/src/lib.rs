@@ -22,3 +22,6 @@ pub use value_head::ValueHead;
 pub mod t5;
 
 pub use t5::{T5Cache, T5Config, T5ForConditionalGeneration};
+pub mod beam;
+
+pub use beam::{BeamConfig, BeamOutput, EarlyStopping, beam_search, beam_search_seq2seq};
