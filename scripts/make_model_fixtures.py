@@ -11,7 +11,10 @@ greedy continuations. The Rust tests in `crates/model/tests/` load these and com
 
 It also writes `gpt2-tokenizer-cases.json`: strings and the ids Hugging Face's GPT-2 tokenizer gives
 them, read from `encoder.json` + `vocab.bpe` under `<data dir>/tokenizers/gpt2/` (`--data-dir`, or env
-`RFT_DATA_DIR`, default `data/`). Only the strings and ids are written, never the vocabulary.
+`RFT_DATA_DIR`, default `data/`), and `t5-tokenizer-cases.json`: the same for HF's T5 tokenizer
+converted from `<data dir>/tokenizers/t5/spiece.model` (with `sentencepiece` installed, the
+original SentencePiece ids too). Only strings and ids are written, never a vocabulary.
+`beam-cases.json` holds HF beam search outputs of both tiny models.
 
 Everything runs on the CPU in float32. The output is a few hundred KB.
 """
@@ -248,6 +251,54 @@ def make_gpt2_tokenizer_cases(out_dir, data_dir):
     print(f"gpt2 tokenizer: {len(cases)} strings")
 
 
+T5_TOKENIZER_STRINGS = TOKENIZER_STRINGS + [
+    "summarize: studies have shown that owning a dog is good for you",
+    "translate English to German: That is good.",
+    "The <extra_id_0> walks in <extra_id_1> park",
+    "</s> and <pad> and <unk> written in the text",
+    "Fullwidth \uff21\uff22\uff23 \uff11\uff12\uff13, ligature \ufb01ne, superscript x\u00b2, \u2460",
+    "tab\tand  double  spaces,\u00a0no-break\u3000ideographic space",
+    "Mixed case WORDS and numbers 12345678901234567890",
+    "\u00c5ngstr\u00f6m, \u00e9t\u00e9, na\u00efve, Stra\u00dfe, \u0130stanbul",
+    "   leading and trailing spaces   ",
+    "\U0001F600 emoji only",
+]
+
+
+def make_t5_tokenizer_cases(out_dir, data_dir):
+    """HF's T5 tokenizer (built from `spiece.model`, as `from_pretrained` converts it) and the
+    original SentencePiece processor on the same strings. The Rust tokenizer must equal HF."""
+    import shutil
+    import tempfile
+
+    from transformers import T5Tokenizer
+
+    spiece = os.path.join(data_dir, "tokenizers", "t5", "spiece.model")
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(spiece, os.path.join(tmp, "spiece.model"))
+        hf = T5Tokenizer.from_pretrained(tmp)
+    try:
+        import sentencepiece
+        sp = sentencepiece.SentencePieceProcessor(model_file=spiece)
+    except ImportError:
+        sp = None
+    cases, disagree = [], 0
+    for text in T5_TOKENIZER_STRINGS:
+        ids = hf(text)["input_ids"]
+        case = {"text": text, "ids": ids,
+                "decoded": hf.decode(ids, skip_special_tokens=True)}
+        if sp is not None:
+            case["sentencepiece_ids"] = sp.encode(text) + [hf.eos_token_id]
+            disagree += case["sentencepiece_ids"] != ids
+        cases.append(case)
+    with open(os.path.join(out_dir, "t5-tokenizer-cases.json"), "w") as f:
+        f.write(f'{{"eos_token_id": {hf.eos_token_id}, "pad_token_id": {hf.pad_token_id}, '
+                f'"unk_token_id": {hf.unk_token_id}, "vocab_size": {len(hf)}, "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
+    print(f"t5 tokenizer: {len(cases)} strings, {disagree} where SentencePiece differs from HF")
+
+
 T5_SEED = 99
 
 
@@ -400,6 +451,7 @@ def main():
     torch.set_num_threads(1)
     gpt2, gpt2_ids, gpt2_mask = make_gpt2(args.out)
     make_gpt2_tokenizer_cases(args.out, args.data_dir)
+    make_t5_tokenizer_cases(args.out, args.data_dir)
     t5, t5_ids, t5_mask = make_t5(args.out)
     make_beam_cases(args.out, gpt2, gpt2_ids, gpt2_mask, t5, t5_ids, t5_mask)
 

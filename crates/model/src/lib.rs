@@ -15,7 +15,8 @@ pub use generation::{
 };
 pub mod tokenizer;
 
-pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
+pub use tokenizer::{Gpt2Tokenizer, LmTokenizer, T5Tokenizer, TokenizerError, data_dir};
+pub mod sentencepiece;
 pub mod value_head;
 
 pub use value_head::ValueHead;
