@@ -11,7 +11,10 @@ greedy continuations. The Rust tests in `crates/model/tests/` load these and com
 
 It also writes `gpt2-tokenizer-cases.json`: strings and the ids Hugging Face's GPT-2 tokenizer gives
 them, read from `encoder.json` + `vocab.bpe` under `<data dir>/tokenizers/gpt2/` (`--data-dir`, or env
-`RFT_DATA_DIR`, default `data/`). Only the strings and ids are written, never the vocabulary.
+`RFT_DATA_DIR`, default `data/`), and `t5-tokenizer-cases.json`: the same for HF's T5 tokenizer
+converted from `<data dir>/tokenizers/t5/spiece.model` (with `sentencepiece` installed, the
+original SentencePiece ids too). Only strings and ids are written, never a vocabulary.
+`beam-cases.json` holds HF beam search outputs of both tiny models.
 
 Everything runs on the CPU in float32. The output is a few hundred KB.
 """
@@ -154,6 +157,7 @@ def make_gpt2(out_dir):
         json.dump({"seed": GPT2_SEED, "max_new_tokens": MAX_NEW_TOKENS,
                    "torch": torch.__version__,
                    "transformers": __import__("transformers").__version__}, f, indent=2)
+    return model, ids_pad, mask_pad
 
 
 TOKENIZER_STRINGS = [
@@ -247,6 +251,54 @@ def make_gpt2_tokenizer_cases(out_dir, data_dir):
     print(f"gpt2 tokenizer: {len(cases)} strings")
 
 
+T5_TOKENIZER_STRINGS = TOKENIZER_STRINGS + [
+    "summarize: studies have shown that owning a dog is good for you",
+    "translate English to German: That is good.",
+    "The <extra_id_0> walks in <extra_id_1> park",
+    "</s> and <pad> and <unk> written in the text",
+    "Fullwidth \uff21\uff22\uff23 \uff11\uff12\uff13, ligature \ufb01ne, superscript x\u00b2, \u2460",
+    "tab\tand  double  spaces,\u00a0no-break\u3000ideographic space",
+    "Mixed case WORDS and numbers 12345678901234567890",
+    "\u00c5ngstr\u00f6m, \u00e9t\u00e9, na\u00efve, Stra\u00dfe, \u0130stanbul",
+    "   leading and trailing spaces   ",
+    "\U0001F600 emoji only",
+]
+
+
+def make_t5_tokenizer_cases(out_dir, data_dir):
+    """HF's T5 tokenizer (built from `spiece.model`, as `from_pretrained` converts it) and the
+    original SentencePiece processor on the same strings. The Rust tokenizer must equal HF."""
+    import shutil
+    import tempfile
+
+    from transformers import T5Tokenizer
+
+    spiece = os.path.join(data_dir, "tokenizers", "t5", "spiece.model")
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(spiece, os.path.join(tmp, "spiece.model"))
+        hf = T5Tokenizer.from_pretrained(tmp)
+    try:
+        import sentencepiece
+        sp = sentencepiece.SentencePieceProcessor(model_file=spiece)
+    except ImportError:
+        sp = None
+    cases, disagree = [], 0
+    for text in T5_TOKENIZER_STRINGS:
+        ids = hf(text)["input_ids"]
+        case = {"text": text, "ids": ids,
+                "decoded": hf.decode(ids, skip_special_tokens=True)}
+        if sp is not None:
+            case["sentencepiece_ids"] = sp.encode(text) + [hf.eos_token_id]
+            disagree += case["sentencepiece_ids"] != ids
+        cases.append(case)
+    with open(os.path.join(out_dir, "t5-tokenizer-cases.json"), "w") as f:
+        f.write(f'{{"eos_token_id": {hf.eos_token_id}, "pad_token_id": {hf.pad_token_id}, '
+                f'"unk_token_id": {hf.unk_token_id}, "vocab_size": {len(hf)}, "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
+    print(f"t5 tokenizer: {len(cases)} strings, {disagree} where SentencePiece differs from HF")
+
+
 T5_SEED = 99
 
 
@@ -293,7 +345,99 @@ def make_t5(out_dir):
     cases["decoder_input_ids"] = dec.contiguous()
     cases["logits"] = logits.to(torch.float32).contiguous()
     cases["greedy"] = greedy.to(torch.int64).contiguous()
+
+    # Teacher-forced scoring of given targets (lengths 5 and 3, right-padded): HF shifts `labels`
+    # right behind the decoder start token; -100 marks padding. Per-token log-probs, entropies, the
+    # summed log-likelihood and its gradient.
+    targets = torch.randint(2, 128, (2, 5), generator=g)
+    target_mask = torch.ones_like(targets)
+    target_mask[1, 3:] = 0
+    labels = targets.masked_fill(target_mask == 0, -100)
+    model.zero_grad()
+    logits = model(input_ids=enc, attention_mask=enc_mask, labels=labels).logits
+    logp = torch.log_softmax(logits, dim=-1)
+    token_logp = logp.gather(2, labels.clamp(min=0)[:, :, None]).squeeze(2) * target_mask
+    entropies = -(logp.exp() * logp).sum(-1) * target_mask
+    loglik = token_logp.sum()
+    loglik.backward()
+    cases["score.targets"] = targets.masked_fill(target_mask == 0, 0).contiguous()
+    cases["score.target_mask"] = target_mask.contiguous()
+    cases["score.logprobs"] = token_logp.detach().contiguous()
+    cases["score.entropies"] = entropies.detach().contiguous()
+    cases["score.loglik"] = loglik.detach().reshape(1).contiguous()
+    for name, p in [("shared", model.shared.weight),
+                    ("enc_rel_bias",
+                     model.encoder.block[0].layer[0].SelfAttention.relative_attention_bias.weight),
+                    ("dec1_cross_k", model.decoder.block[1].layer[1].EncDecAttention.k.weight)]:
+        assert torch.isfinite(p.grad).all()
+        cases[f"score.grad.{name}"] = p.grad.detach().to(torch.float32).contiguous()
     save_file(cases, os.path.join(out_dir, "t5-tiny-cases.safetensors"))
+    return model, enc, enc_mask
+
+
+# Beam search: (num_beams, length_penalty, early_stopping, min_new_tokens) settings run on both models.
+BEAM_SETTINGS = [
+    (4, 1.0, False, 0),
+    (4, 1.0, True, 0),
+    (5, 2.0, "never", 0),
+    (5, 0.5, False, 3),
+    (3, 0.0, "never", 0),
+    (2, -1.0, True, 0),
+]
+BEAM_MAX_NEW_TOKENS = 10
+
+
+def frequent_token(sequences, skip):
+    """The token most often generated (ties: lowest id): as EOS it makes beams finish mid-search."""
+    counts = torch.bincount(sequences.flatten())
+    for t in skip:
+        counts[t] = 0
+    return int(counts.argmax())
+
+
+@torch.no_grad()
+def beam_cases(model, input_ids, attention_mask, prompt_len, rows):
+    """HF `generate` with beam search on each setting; tokens trimmed after the first EOS."""
+    free = model.generate(input_ids=input_ids, attention_mask=attention_mask, num_beams=4,
+                          do_sample=False, max_new_tokens=BEAM_MAX_NEW_TOKENS, pad_token_id=0,
+                          eos_token_id=None)[:, prompt_len:]
+    # Two EOS choices per setting: one the beams emit often, and one they never emit (max length).
+    eos_often = frequent_token(free[:, 1:4], skip=[0])
+    cases = []
+    for num_beams, length_penalty, early_stopping, min_new in BEAM_SETTINGS:
+        for eos in (eos_often, None):
+            out = model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, num_beams=num_beams,
+                do_sample=False, max_new_tokens=BEAM_MAX_NEW_TOKENS, min_new_tokens=min_new,
+                length_penalty=length_penalty, early_stopping=early_stopping,
+                eos_token_id=eos, pad_token_id=0, output_scores=True,
+                return_dict_in_generate=True)
+            tokens = []
+            for row in out.sequences[:, prompt_len:].tolist():
+                if eos is not None and eos in row:
+                    row = row[: row.index(eos) + 1]
+                tokens.append(row)
+            cases.append({
+                "num_beams": num_beams, "length_penalty": length_penalty,
+                "early_stopping": early_stopping, "min_new_tokens": min_new,
+                "max_new_tokens": BEAM_MAX_NEW_TOKENS, "eos_token_id": eos,
+                "prompts": rows, "tokens": tokens,
+                "scores": [round(float(x), 7) for x in out.sequences_scores],
+            })
+    n_eos = sum(1 for c in cases for t in c["tokens"] if c["eos_token_id"] in t)
+    print(f"beam: {len(cases)} cases, {n_eos} hypotheses end in EOS, eos_often={eos_often}")
+    return cases
+
+
+def make_beam_cases(out_dir, gpt2, gpt2_ids, gpt2_mask, t5, t5_ids, t5_mask):
+    gpt2_rows = [[t for t, m in zip(r, mr) if m] for r, mr in zip(gpt2_ids.tolist(), gpt2_mask.tolist())]
+    t5_rows = [[t for t, m in zip(r, mr) if m] for r, mr in zip(t5_ids.tolist(), t5_mask.tolist())]
+    cases = {
+        "gpt2": beam_cases(gpt2, gpt2_ids, gpt2_mask, gpt2_ids.shape[1], gpt2_rows),
+        "t5": beam_cases(t5, t5_ids, t5_mask, 1, t5_rows),
+    }
+    with open(os.path.join(out_dir, "beam-cases.json"), "w") as f:
+        json.dump(cases, f, indent=1)
 
 
 def main():
@@ -305,9 +449,11 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    make_gpt2(args.out)
+    gpt2, gpt2_ids, gpt2_mask = make_gpt2(args.out)
     make_gpt2_tokenizer_cases(args.out, args.data_dir)
-    make_t5(args.out)
+    make_t5_tokenizer_cases(args.out, args.data_dir)
+    t5, t5_ids, t5_mask = make_t5(args.out)
+    make_beam_cases(args.out, gpt2, gpt2_ids, gpt2_mask, t5, t5_ids, t5_mask)
 
 
 if __name__ == "__main__":

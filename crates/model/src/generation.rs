@@ -1,12 +1,17 @@
-//! Scoring and sampling for causal language models.
+//! Scoring and sampling for causal (GPT-2) and encoder-decoder (T5) language models.
 //!
 //! * [`score_tokens`]: teacher-forced log-probabilities and entropies of every next token, in one
 //!   batched forward pass that keeps the autodiff graph (for SFT, REINFORCE and PPO losses).
 //! * [`CausalBatch`]: prompts (left-padded) followed by completions (right-padded) in one batch,
 //!   with the mask of completion tokens; [`score_completions`] scores the completions.
-//! * [`generate`]: batched sampling with a key/value cache (temperature, top-k, top-p, min/max new
-//!   tokens, EOS stop, left padding), or greedy decoding. Token selection runs on the host in f64
-//!   from the last position's logits, with a seeded ChaCha8 RNG, so runs are reproducible.
+//! * [`Seq2SeqBatch`] + [`score_seq2seq`]: the same for an encoder-decoder: sources right-padded,
+//!   targets teacher-forced after the decoder start token.
+//! * [`generate`] / [`generate_seq2seq`]: batched sampling with a key/value cache (temperature,
+//!   top-k, top-p, min/max new tokens, EOS stop, left padding for prompts), or greedy decoding.
+//!   Both run one loop over a [`DecodeSession`] (the model-specific part: feed tokens, return the
+//!   next-token logits, follow beams), which [`crate::beam`] drives too. Token selection runs on the
+//!   host in f64 from the last position's logits, with a seeded ChaCha8 RNG, so runs are
+//!   reproducible.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
@@ -15,6 +20,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::gpt2::{GPT2LMHeadModel, KvCache};
+use crate::t5::{T5Cache, T5ForConditionalGeneration};
 
 /// A decoder-only language model: logits of the next token at every position.
 pub trait CausalLM<B: Backend> {
@@ -28,6 +34,8 @@ pub trait CausalLM<B: Backend> {
         attention_mask: Tensor<B, 2, Int>,
         cache: Option<&mut Self::Cache>,
     ) -> Tensor<B, 3>;
+    /// Keeps cache rows `rows` (repeats allowed): row i becomes old row `rows[i]`.
+    fn select_cache_rows(cache: &mut Self::Cache, rows: Tensor<B, 1, Int>);
 }
 
 impl<B: Backend> CausalLM<B> for GPT2LMHeadModel<B> {
@@ -42,6 +50,67 @@ impl<B: Backend> CausalLM<B> for GPT2LMHeadModel<B> {
         cache: Option<&mut KvCache<B>>,
     ) -> Tensor<B, 3> {
         self.forward(input_ids, attention_mask, None, cache)
+    }
+    fn select_cache_rows(cache: &mut KvCache<B>, rows: Tensor<B, 1, Int>) {
+        cache.select_rows(rows)
+    }
+}
+
+/// An encoder-decoder language model: the encoder reads the source once; the decoder, started
+/// with `decoder_start_token_id`, gives next-token logits and keeps a cache of its state.
+pub trait Seq2SeqLM<B: Backend> {
+    type Cache: Clone;
+    fn decoder_start_token_id(&self) -> u32;
+    /// Encoder states `[batch, src, d]`; `attention_mask` 1 for real tokens, 0 for padding.
+    fn encode(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> Tensor<B, 3>;
+    /// A decoder cache holding `encoder_states` (and what is derived from them) and no tokens.
+    fn new_cache(
+        &self,
+        encoder_states: Tensor<B, 3>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> Self::Cache;
+    /// Logits `[batch, new, vocab]` of the next `decoder_input_ids` `[batch, new]`; extends `cache`.
+    fn decode_logits(
+        &self,
+        decoder_input_ids: Tensor<B, 2, Int>,
+        cache: &mut Self::Cache,
+    ) -> Tensor<B, 3>;
+    /// Keeps cache rows `rows` (repeats allowed): row i becomes old row `rows[i]`.
+    fn select_cache_rows(cache: &mut Self::Cache, rows: Tensor<B, 1, Int>);
+}
+
+impl<B: Backend> Seq2SeqLM<B> for T5ForConditionalGeneration<B> {
+    type Cache = T5Cache<B>;
+    fn decoder_start_token_id(&self) -> u32 {
+        self.config.decoder_start_token_id
+    }
+    fn encode(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> Tensor<B, 3> {
+        T5ForConditionalGeneration::encode(self, input_ids, attention_mask)
+    }
+    fn new_cache(
+        &self,
+        encoder_states: Tensor<B, 3>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> T5Cache<B> {
+        T5ForConditionalGeneration::new_cache(self, encoder_states, attention_mask)
+    }
+    fn decode_logits(
+        &self,
+        decoder_input_ids: Tensor<B, 2, Int>,
+        cache: &mut T5Cache<B>,
+    ) -> Tensor<B, 3> {
+        self.decode_cached(decoder_input_ids, cache)
+    }
+    fn select_cache_rows(cache: &mut T5Cache<B>, rows: Tensor<B, 1, Int>) {
+        cache.select_rows(rows)
     }
 }
 
@@ -61,18 +130,31 @@ pub fn score_tokens<B: Backend, M: CausalLM<B>>(
     input_ids: Tensor<B, 2, Int>,
     attention_mask: Tensor<B, 2, Int>,
 ) -> TokenScores<B> {
-    let [batch, seq] = input_ids.dims();
+    let seq = input_ids.dims()[1];
     assert!(seq >= 2, "scoring needs at least two tokens per sequence");
     let logits = model.logits(input_ids.clone(), attention_mask, None);
-    let vocab = logits.dims()[2];
-    let logp = log_softmax(logits.narrow(1, 0, seq - 1), 2);
-    let targets = input_ids.narrow(1, 1, seq - 1).reshape([batch, seq - 1, 1]);
-    let logprobs = logp.clone().gather(2, targets).reshape([batch, seq - 1]);
+    scores_of_targets(
+        logits.narrow(1, 0, seq - 1),
+        input_ids.narrow(1, 1, seq - 1),
+    )
+}
+
+/// `log softmax(logits)` at `targets` and the entropy of `softmax(logits)`, `[batch, len]` each,
+/// for logits `[batch, len, vocab]` and targets `[batch, len]`.
+fn scores_of_targets<B: Backend>(
+    logits: Tensor<B, 3>,
+    targets: Tensor<B, 2, Int>,
+) -> TokenScores<B> {
+    let [batch, len, _] = logits.dims();
+    let logp = log_softmax(logits, 2);
+    let logprobs = logp
+        .clone()
+        .gather(2, targets.reshape([batch, len, 1]))
+        .reshape([batch, len]);
     let entropies = (logp.clone().exp() * logp)
         .sum_dim(2)
         .neg()
-        .reshape([batch, seq - 1]);
-    debug_assert!(vocab > 0);
+        .reshape([batch, len]);
     TokenScores {
         logprobs,
         entropies,
@@ -168,6 +250,107 @@ pub fn score_completions<B: Backend, M: CausalLM<B>>(
     }
 }
 
+/// Sources and targets of an encoder-decoder laid out for one teacher-forced pass: sources
+/// right-padded (T5's convention), `decoder_input_ids = [start, t_0, .., t_{n-2}]` and
+/// `labels = [t_0, .., t_{n-1}]`, right-padded, as Hugging Face's `labels` argument shifts them.
+#[derive(Debug, Clone)]
+pub struct Seq2SeqBatch<B: Backend> {
+    /// `[batch, src]`
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `[batch, src]`, 1 for real source tokens.
+    pub attention_mask: Tensor<B, 2, Int>,
+    /// `[batch, tgt]`
+    pub decoder_input_ids: Tensor<B, 2, Int>,
+    /// `[batch, tgt]`, the targets (padding where `target_mask` is 0).
+    pub labels: Tensor<B, 2, Int>,
+    /// `[batch, tgt]`, 1.0 where `labels` is a target token.
+    pub target_mask: Tensor<B, 2>,
+}
+
+impl<B: Backend> Seq2SeqBatch<B> {
+    pub fn new(
+        sources: &[Vec<u32>],
+        targets: &[Vec<u32>],
+        pad_token_id: u32,
+        decoder_start_token_id: u32,
+        device: &B::Device,
+    ) -> Self {
+        assert_eq!(sources.len(), targets.len(), "one target per source");
+        let (input_ids, attention_mask) = right_padded(sources, pad_token_id, device);
+        let batch = targets.len();
+        let tgt = targets.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let pad = pad_token_id as i64;
+        let mut dec = vec![pad; batch * tgt];
+        let mut labels = vec![pad; batch * tgt];
+        let mut mask = vec![0f32; batch * tgt];
+        for (b, target) in targets.iter().enumerate() {
+            dec[b * tgt] = decoder_start_token_id as i64;
+            for (i, &tok) in target.iter().enumerate() {
+                labels[b * tgt + i] = tok as i64;
+                mask[b * tgt + i] = 1.0;
+                if i + 1 < tgt {
+                    dec[b * tgt + i + 1] = tok as i64;
+                }
+            }
+        }
+        Seq2SeqBatch {
+            input_ids,
+            attention_mask,
+            decoder_input_ids: Tensor::from_data(TensorData::new(dec, [batch, tgt]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [batch, tgt]), device),
+            target_mask: Tensor::from_data(TensorData::new(mask, [batch, tgt]), device),
+        }
+    }
+}
+
+/// `[batch, max_len]` ids right-padded with `pad` and the matching attention mask.
+fn right_padded<B: Backend>(
+    rows: &[Vec<u32>],
+    pad: u32,
+    device: &B::Device,
+) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
+    assert!(
+        rows.iter().all(|r| !r.is_empty()),
+        "source sequences must not be empty"
+    );
+    let (batch, width) = (rows.len(), rows.iter().map(Vec::len).max().unwrap_or(1));
+    let mut ids = vec![pad as i64; batch * width];
+    let mut mask = vec![0i64; batch * width];
+    for (b, row) in rows.iter().enumerate() {
+        for (i, &tok) in row.iter().enumerate() {
+            ids[b * width + i] = tok as i64;
+            mask[b * width + i] = 1;
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(ids, [batch, width]), device),
+        Tensor::from_data(TensorData::new(mask, [batch, width]), device),
+    )
+}
+
+/// Teacher-forced scores of the targets of a [`Seq2SeqBatch`], in one forward pass (encoder and
+/// decoder) that keeps the autodiff graph. Fields are `[batch, tgt]`, zero outside target tokens.
+pub fn score_seq2seq<B: Backend, M: Seq2SeqLM<B>>(
+    model: &M,
+    batch: &Seq2SeqBatch<B>,
+) -> CompletionScores<B> {
+    let states = model.encode(batch.input_ids.clone(), batch.attention_mask.clone());
+    let mut cache = model.new_cache(states, batch.attention_mask.clone());
+    let logits = model.decode_logits(batch.decoder_input_ids.clone(), &mut cache);
+    let scores = scores_of_targets(logits, batch.labels.clone());
+    let mask = batch.target_mask.clone();
+    let token_logprobs = scores.logprobs * mask.clone();
+    let token_entropies = scores.entropies * mask.clone();
+    let rows = mask.dims()[0];
+    let sequence_logprobs = token_logprobs.clone().sum_dim(1).reshape([rows]);
+    CompletionScores {
+        token_logprobs,
+        token_entropies,
+        mask,
+        sequence_logprobs,
+    }
+}
+
 /// How to pick new tokens.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SamplingConfig {
@@ -221,6 +404,201 @@ pub struct Generated {
     pub sequence_logprobs: Vec<f32>,
 }
 
+/// A batch of sequences decoded one token at a time: the model-specific half of generation.
+/// Sampling ([`generate`], [`generate_seq2seq`]) and beam search ([`crate::beam`]) drive it.
+pub trait DecodeSession<B: Backend> {
+    /// Appends `tokens` (one per row; `None` on the first call, which reads the prompts) and
+    /// returns the next-token logits `[rows, vocab]`.
+    fn next_logits(&mut self, tokens: Option<&[u32]>) -> Tensor<B, 2>;
+    /// Row i becomes old row `rows[i]` (repeats allowed), e.g. to follow beams.
+    fn select_rows(&mut self, rows: &[usize]);
+}
+
+/// Decoding state of a [`CausalLM`]: prompts left-padded, host copies of ids and mask, and the
+/// key/value cache (or none: then every step recomputes the whole prefix).
+pub struct CausalSession<'m, B: Backend, M: CausalLM<B>> {
+    model: &'m M,
+    device: B::Device,
+    ids: Vec<Vec<i64>>,
+    mask: Vec<Vec<i64>>,
+    cache: Option<M::Cache>,
+    /// Columns of `ids` already in the cache.
+    fed: usize,
+}
+
+impl<'m, B: Backend, M: CausalLM<B>> CausalSession<'m, B, M> {
+    pub fn new(
+        model: &'m M,
+        prompts: &[Vec<u32>],
+        pad_token_id: u32,
+        use_cache: bool,
+        device: &B::Device,
+    ) -> Self {
+        assert!(
+            prompts.iter().all(|p| !p.is_empty()),
+            "prompts must not be empty"
+        );
+        let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let ids = prompts
+            .iter()
+            .map(|p| {
+                let mut row = vec![pad_token_id as i64; width - p.len()];
+                row.extend(p.iter().map(|&t| t as i64));
+                row
+            })
+            .collect();
+        let mask = prompts
+            .iter()
+            .map(|p| {
+                let mut row = vec![0; width - p.len()];
+                row.resize(width, 1);
+                row
+            })
+            .collect();
+        CausalSession {
+            model,
+            device: device.clone(),
+            ids,
+            mask,
+            cache: use_cache.then(|| model.new_cache()),
+            fed: 0,
+        }
+    }
+
+    /// Width of the (left-padded) prompts plus the tokens appended so far.
+    pub fn len(&self) -> usize {
+        self.ids.first().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn columns(&self, rows: &[Vec<i64>], from: usize) -> Tensor<B, 2, Int> {
+        let cols = rows[0].len() - from;
+        let flat: Vec<i64> = rows
+            .iter()
+            .flat_map(|r| r[from..].iter().copied())
+            .collect();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), &self.device)
+    }
+}
+
+impl<B: Backend, M: CausalLM<B>> DecodeSession<B> for CausalSession<'_, B, M> {
+    fn next_logits(&mut self, tokens: Option<&[u32]>) -> Tensor<B, 2> {
+        if let Some(tokens) = tokens {
+            for ((ids, mask), &t) in self.ids.iter_mut().zip(&mut self.mask).zip(tokens) {
+                ids.push(t as i64);
+                mask.push(1);
+            }
+        }
+        // With a cache the model sees only the columns it has not seen yet.
+        let from = if self.cache.is_some() { self.fed } else { 0 };
+        let ids = self.columns(&self.ids, from);
+        let mask = self.columns(&self.mask, 0);
+        self.fed = self.len();
+        let logits = self.model.logits(ids, mask, self.cache.as_mut());
+        last_position(logits)
+    }
+
+    fn select_rows(&mut self, rows: &[usize]) {
+        if rows.iter().enumerate().all(|(i, &r)| i == r) && rows.len() == self.ids.len() {
+            return;
+        }
+        self.ids = rows.iter().map(|&r| self.ids[r].clone()).collect();
+        self.mask = rows.iter().map(|&r| self.mask[r].clone()).collect();
+        if let Some(cache) = self.cache.as_mut() {
+            M::select_cache_rows(cache, index_tensor(rows, &self.device));
+        }
+    }
+}
+
+/// Decoding state of a [`Seq2SeqLM`]: the encoder ran once on the right-padded sources; the
+/// decoder cache holds the cross-attention inputs and (with `use_cache`) the decoded positions.
+pub struct Seq2SeqSession<'m, B: Backend, M: Seq2SeqLM<B>> {
+    model: &'m M,
+    device: B::Device,
+    /// Decoder tokens so far per row, starting with the decoder start token.
+    decoded: Vec<Vec<i64>>,
+    /// The cache right after encoding (no decoded positions); uncached decoding restarts from it.
+    fresh: M::Cache,
+    cache: Option<M::Cache>,
+}
+
+impl<'m, B: Backend, M: Seq2SeqLM<B>> Seq2SeqSession<'m, B, M> {
+    pub fn new(
+        model: &'m M,
+        sources: &[Vec<u32>],
+        pad_token_id: u32,
+        use_cache: bool,
+        device: &B::Device,
+    ) -> Self {
+        let (ids, mask) = right_padded::<B>(sources, pad_token_id, device);
+        let states = model.encode(ids, mask.clone());
+        let fresh = model.new_cache(states, mask);
+        let start = model.decoder_start_token_id() as i64;
+        Seq2SeqSession {
+            model,
+            device: device.clone(),
+            decoded: vec![vec![start]; sources.len()],
+            cache: use_cache.then(|| fresh.clone()),
+            fresh,
+        }
+    }
+}
+
+impl<B: Backend, M: Seq2SeqLM<B>> DecodeSession<B> for Seq2SeqSession<'_, B, M> {
+    fn next_logits(&mut self, tokens: Option<&[u32]>) -> Tensor<B, 2> {
+        if let Some(tokens) = tokens {
+            for (row, &t) in self.decoded.iter_mut().zip(tokens) {
+                row.push(t as i64);
+            }
+        }
+        let rows = self.decoded.len();
+        let len = self.decoded[0].len();
+        let logits = match self.cache.as_mut() {
+            Some(cache) => {
+                // The cache holds all but the newest token.
+                let last: Vec<i64> = self.decoded.iter().map(|r| r[len - 1]).collect();
+                let ids = Tensor::from_data(TensorData::new(last, [rows, 1]), &self.device);
+                self.model.decode_logits(ids, cache)
+            }
+            None => {
+                let ids = Tensor::from_data(
+                    TensorData::new(self.decoded.concat(), [rows, len]),
+                    &self.device,
+                );
+                self.model.decode_logits(ids, &mut self.fresh.clone())
+            }
+        };
+        last_position(logits)
+    }
+
+    fn select_rows(&mut self, rows: &[usize]) {
+        if rows.iter().enumerate().all(|(i, &r)| i == r) && rows.len() == self.decoded.len() {
+            return;
+        }
+        self.decoded = rows.iter().map(|&r| self.decoded[r].clone()).collect();
+        let index = index_tensor(rows, &self.device);
+        M::select_cache_rows(&mut self.fresh, index.clone());
+        if let Some(cache) = self.cache.as_mut() {
+            M::select_cache_rows(cache, index);
+        }
+    }
+}
+
+fn index_tensor<B: Backend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    let rows: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    let n = rows.len();
+    Tensor::from_data(TensorData::new(rows, [n]), device)
+}
+
+/// `[batch, seq, vocab]` -> the last position's `[batch, vocab]`.
+fn last_position<B: Backend>(logits: Tensor<B, 3>) -> Tensor<B, 2> {
+    let [batch, seq, vocab] = logits.dims();
+    logits.narrow(1, seq - 1, 1).reshape([batch, vocab])
+}
+
 /// Samples (or greedily decodes) continuations of `prompts`, batched, left-padded.
 pub fn generate<B: Backend, M: CausalLM<B>>(
     model: &M,
@@ -228,92 +606,90 @@ pub fn generate<B: Backend, M: CausalLM<B>>(
     config: &SamplingConfig,
     device: &B::Device,
 ) -> Generated {
-    assert!(
-        prompts.iter().all(|p| !p.is_empty()),
-        "prompts must not be empty"
+    let mut session = CausalSession::new(
+        model,
+        prompts,
+        config.pad_token_id,
+        config.use_cache,
+        device,
     );
+    sample(&mut session, prompts.len(), config)
+}
+
+/// Samples (or greedily decodes) targets for `sources` with an encoder-decoder, batched; sources
+/// are right-padded, the decoder starts from the model's decoder start token (not returned).
+pub fn generate_seq2seq<B: Backend, M: Seq2SeqLM<B>>(
+    model: &M,
+    sources: &[Vec<u32>],
+    config: &SamplingConfig,
+    device: &B::Device,
+) -> Generated {
+    let mut session = Seq2SeqSession::new(
+        model,
+        sources,
+        config.pad_token_id,
+        config.use_cache,
+        device,
+    );
+    sample(&mut session, sources.len(), config)
+}
+
+/// The sampling loop over any [`DecodeSession`] of `rows` sequences. Finished rows (after EOS) are
+/// fed `pad_token_id` until every row has finished or `max_new_tokens` is reached.
+pub fn sample<B: Backend, S: DecodeSession<B>>(
+    session: &mut S,
+    rows: usize,
+    config: &SamplingConfig,
+) -> Generated {
     assert!(
         config.greedy || config.temperature > 0.0,
         "temperature must be > 0 when sampling"
     );
-    let batch = prompts.len();
-    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-
-    // Host copies of the whole sequence so far; the device sees them (uncached) or the last column.
-    let mut ids: Vec<Vec<i64>> = prompts
-        .iter()
-        .map(|p| {
-            let mut row = vec![config.pad_token_id as i64; width - p.len()];
-            row.extend(p.iter().map(|&t| t as i64));
-            row
-        })
-        .collect();
-    let mut mask: Vec<Vec<i64>> = prompts
-        .iter()
-        .map(|p| {
-            let mut row = vec![0; width - p.len()];
-            row.resize(width, 1);
-            row
-        })
-        .collect();
-    let to_tensor = |rows: &[Vec<i64>], from: usize| -> Tensor<B, 2, Int> {
-        let cols = rows[0].len() - from;
-        let flat: Vec<i64> = rows
-            .iter()
-            .flat_map(|r| r[from..].iter().copied())
-            .collect();
-        Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), device)
-    };
-
     let mut out = Generated {
-        tokens: vec![Vec::new(); batch],
-        logprobs: vec![Vec::new(); batch],
-        sequence_logprobs: vec![0.0; batch],
+        tokens: vec![Vec::new(); rows],
+        logprobs: vec![Vec::new(); rows],
+        sequence_logprobs: vec![0.0; rows],
     };
-    let mut finished = vec![false; batch];
-    let mut cache = config.use_cache.then(|| model.new_cache());
-    let mut fed = 0; // columns of `ids` already in the cache
+    let mut finished = vec![false; rows];
+    let mut fed: Option<Vec<u32>> = None;
     for step in 0..config.max_new_tokens {
-        let logits = match cache.as_mut() {
-            Some(cache) => {
-                let logits = model.logits(to_tensor(&ids, fed), to_tensor(&mask, 0), Some(cache));
-                fed = ids[0].len();
-                logits
+        let logits = session.next_logits(fed.as_deref());
+        let vocab = logits.dims()[1];
+        let last: Vec<f32> = logits.into_data().iter::<f32>().collect();
+        let mut next = vec![config.pad_token_id; rows];
+        for b in 0..rows {
+            if finished[b] {
+                continue;
             }
-            None => model.logits(to_tensor(&ids, 0), to_tensor(&mask, 0), None),
-        };
-        let [_, seq, vocab] = logits.dims();
-        let last: Vec<f32> = logits
-            .narrow(1, seq - 1, 1)
-            .into_data()
-            .iter::<f32>()
-            .collect();
-
-        for b in 0..batch {
-            let next = if finished[b] {
-                config.pad_token_id
-            } else {
-                let row = &last[b * vocab..(b + 1) * vocab];
-                let ban_eos = config.eos_token_id.filter(|_| step < config.min_new_tokens);
-                let token = choose_token(row, config, ban_eos, &mut rng);
-                let logprob = log_softmax_at(row, token as usize);
-                out.tokens[b].push(token);
-                out.logprobs[b].push(logprob as f32);
-                out.sequence_logprobs[b] += logprob as f32;
-                if Some(token) == config.eos_token_id {
-                    finished[b] = true;
-                }
-                token
-            };
-            ids[b].push(next as i64);
-            mask[b].push(1);
+            let row = &last[b * vocab..(b + 1) * vocab];
+            let ban_eos = config.eos_token_id.filter(|_| step < config.min_new_tokens);
+            let token = choose_token(row, config, ban_eos, &mut rng);
+            let logprob = log_softmax_at(row, token as usize);
+            out.tokens[b].push(token);
+            out.logprobs[b].push(logprob as f32);
+            out.sequence_logprobs[b] += logprob as f32;
+            finished[b] = Some(token) == config.eos_token_id;
+            next[b] = token;
         }
         if finished.iter().all(|&f| f) {
             break;
         }
+        fed = Some(next);
     }
     out
+}
+
+/// `log softmax(row)`, computed in f64 and rounded to f32 (what beam search accumulates).
+pub(crate) fn log_softmax_f32(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let log_z = max
+        + row
+            .iter()
+            .map(|&x| (x as f64 - max).exp())
+            .sum::<f64>()
+            .ln();
+    row.iter().map(|&x| (x as f64 - log_z) as f32).collect()
 }
 
 /// `log softmax(row)[index]`, in f64.

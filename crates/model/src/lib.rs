@@ -9,15 +9,20 @@ pub use weights::ModelError;
 pub mod generation;
 
 pub use generation::{
-    CausalBatch, CausalLM, CompletionScores, Generated, SamplingConfig, TokenScores, generate,
-    score_completions, score_tokens,
+    CausalBatch, CausalLM, CausalSession, CompletionScores, DecodeSession, Generated,
+    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, generate,
+    generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
 };
 pub mod tokenizer;
 
-pub use tokenizer::{Gpt2Tokenizer, TokenizerError, data_dir};
+pub use tokenizer::{Gpt2Tokenizer, LmTokenizer, T5Tokenizer, TokenizerError, data_dir};
+pub mod sentencepiece;
 pub mod value_head;
 
 pub use value_head::ValueHead;
 pub mod t5;
 
-pub use t5::{T5Config, T5ForConditionalGeneration};
+pub use t5::{T5Cache, T5Config, T5ForConditionalGeneration};
+pub mod beam;
+
+pub use beam::{BeamConfig, BeamOutput, EarlyStopping, beam_search, beam_search_seq2seq};

@@ -7,15 +7,19 @@
 //! feed-forward (`wi` -> relu -> `wo`); the decoder adds cross-attention. With tied embeddings the
 //! decoder output is scaled by `d_model^-0.5` before the LM head.
 //!
-//! Not yet here: a key/value cache (decoding recomputes the decoder), gated-GELU (T5 v1.1)
-//! feed-forward, and dropout (runs as `eval()`).
+//! Decoding keeps a [`T5Cache`]: the self-attention keys/values of the tokens decoded so far and
+//! the cross-attention keys/values of the encoder states, computed once. Sampling, beam search and
+//! teacher-forced scoring live in [`crate::generation`] and [`crate::beam`], through the
+//! [`crate::Seq2SeqLM`] trait.
+//!
+//! Not here: gated-GELU (T5 v1.1) feed-forward, and dropout (the model runs as `eval()`).
 
 use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
@@ -54,6 +58,9 @@ pub struct T5Config {
     pub eos_token_id: u32,
     #[serde(default)]
     pub decoder_start_token_id: u32,
+    /// Scales the random initialisation ([`T5ForConditionalGeneration::init`]).
+    #[serde(default = "d::factor")]
+    pub initializer_factor: f64,
     /// Every other field of `config.json`, kept as read.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -96,11 +103,40 @@ mod d {
     pub fn eos() -> u32 {
         1
     }
+    pub fn factor() -> f64 {
+        1.0
+    }
+}
+
+impl Default for T5Config {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("all fields have defaults")
+    }
 }
 
 impl T5Config {
     pub fn decoder_layers(&self) -> usize {
         self.num_decoder_layers.unwrap_or(self.num_layers)
+    }
+
+    /// Checks what this implementation supports.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.feed_forward_proj != "relu" {
+            return Err(ModelError::Config(format!(
+                "feed_forward_proj `{}` is not supported (only the original T5's `relu`)",
+                self.feed_forward_proj
+            )));
+        }
+        if self.num_heads == 0
+            || self.d_kv == 0
+            || self.num_layers == 0
+            || self.decoder_layers() == 0
+        {
+            return Err(ModelError::Config(
+                "num_heads, d_kv, num_layers and num_decoder_layers must be positive".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -148,24 +184,40 @@ pub struct T5Attention<B: Backend> {
     pub num_heads: usize,
 }
 
+/// Keys and values of one attention layer, `[batch, heads, len, d_kv]` each.
+pub type KeyValue<B> = (Tensor<B, 4>, Tensor<B, 4>);
+
 impl<B: Backend> T5Attention<B> {
-    /// `x` `[batch, q, d_model]` attends to `kv` `[batch, k, d_model]` with additive `bias`
-    /// `[batch, heads, q, k]` (position bias plus mask).
-    pub fn forward(&self, x: Tensor<B, 3>, kv: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
+    /// `[batch, len, heads * d_kv]` -> `[batch, heads, len, d_kv]`.
+    fn split_heads(&self, t: Tensor<B, 3>) -> Tensor<B, 4> {
+        let [batch, len, inner] = t.dims();
+        t.reshape([batch, len, self.num_heads, inner / self.num_heads])
+            .swap_dims(1, 2)
+    }
+
+    /// Keys and values of `kv` `[batch, k, d_model]`.
+    pub fn key_value(&self, kv: Tensor<B, 3>) -> KeyValue<B> {
+        (
+            self.split_heads(self.k.forward(kv.clone())),
+            self.split_heads(self.v.forward(kv)),
+        )
+    }
+
+    /// `x` `[batch, q, d_model]` attends to `keys`/`values` `[batch, heads, k, d_kv]` with additive
+    /// `bias` broadcastable to `[batch, heads, q, k]` (position bias plus mask). T5 does not scale
+    /// `q k^T` by `1/sqrt(d_kv)`.
+    pub fn attend(
+        &self,
+        x: Tensor<B, 3>,
+        (keys, values): KeyValue<B>,
+        bias: Tensor<B, 4>,
+    ) -> Tensor<B, 3> {
         let [batch, q_len, _] = x.dims();
-        let k_len = kv.dims()[1];
         let inner = self.q.weight.dims()[0];
-        let d_kv = inner / self.num_heads;
-        let heads = |t: Tensor<B, 3>, len: usize| {
-            t.reshape([batch, len, self.num_heads, d_kv])
-                .swap_dims(1, 2)
-        };
-        let q = heads(self.q.forward(x), q_len);
-        let k = heads(self.k.forward(kv.clone()), k_len);
-        let v = heads(self.v.forward(kv), k_len);
-        let scores = q.matmul(k.swap_dims(2, 3)) + bias;
+        let q = self.split_heads(self.q.forward(x));
+        let scores = q.matmul(keys.swap_dims(2, 3)) + bias;
         let out = softmax(scores, 3)
-            .matmul(v)
+            .matmul(values)
             .swap_dims(1, 2)
             .reshape([batch, q_len, inner]);
         self.o.forward(out)
@@ -239,11 +291,17 @@ pub fn relative_position_bucket(
     bucket as usize
 }
 
-/// `T5DenseActDense` with ReLU.
+/// `T5DenseActDense` with ReLU: `wo(relu(wi(x)))`.
 #[derive(Module, Debug)]
 pub struct T5DenseReluDense<B: Backend> {
     pub wi: Linear<B>,
     pub wo: Linear<B>,
+}
+
+impl<B: Backend> T5DenseReluDense<B> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.wo.forward(relu(self.wi.forward(x)))
+    }
 }
 
 /// One block: self-attention, (decoder only) cross-attention, feed-forward; each pre-norm + residual.
@@ -263,28 +321,43 @@ pub struct T5Stack<B: Backend> {
     pub final_layer_norm: T5LayerNorm<B>,
 }
 
-impl<B: Backend> T5Stack<B> {
-    /// `x` embedded tokens; `self_bias` `[batch, heads, q, q]`; `cross` = (encoder states, bias).
-    fn forward(
-        &self,
-        mut x: Tensor<B, 3>,
-        self_bias: Tensor<B, 4>,
-        cross: Option<(Tensor<B, 3>, Tensor<B, 4>)>,
-    ) -> Tensor<B, 3> {
-        for block in &self.block {
-            let h = block.self_attention_norm.forward(x.clone());
-            x = x + block
-                .self_attention
-                .forward(h.clone(), h, self_bias.clone());
-            if let (Some(attn), Some(norm), Some((enc, bias))) =
-                (&block.cross_attention, &block.cross_attention_norm, &cross)
-            {
-                x = x.clone() + attn.forward(norm.forward(x), enc.clone(), bias.clone());
-            }
-            let h = block.ff_norm.forward(x.clone());
-            x = x + block.ff.wo.forward(relu(block.ff.wi.forward(h)));
+/// The decoder's state while generating: every decoder layer's self-attention keys/values of the
+/// tokens decoded so far, and its cross-attention keys/values of the encoder states, computed once.
+#[derive(Debug, Clone)]
+pub struct T5Cache<B: Backend> {
+    /// Per decoder layer, `[batch, heads, past, d_kv]` each; `None` before the first token.
+    pub self_attention: Vec<Option<KeyValue<B>>>,
+    /// Per decoder layer, `[batch, heads, src, d_kv]` each.
+    pub cross_attention: Vec<KeyValue<B>>,
+    /// Additive encoder padding mask `[batch, 1, 1, src]` (0 real, `f32::MIN` padding).
+    pub cross_bias: Tensor<B, 4>,
+}
+
+impl<B: Backend> T5Cache<B> {
+    /// Number of decoder positions already cached.
+    pub fn len(&self) -> usize {
+        match self.self_attention.first() {
+            Some(Some((k, _))) => k.dims()[2],
+            _ => 0,
         }
-        self.final_layer_norm.forward(x)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps rows `rows` (batch entries, repeats allowed), e.g. to follow beams or drop rows.
+    pub fn select_rows(&mut self, rows: Tensor<B, 1, Int>) {
+        let pick = |t: &mut Tensor<B, 4>| *t = t.clone().select(0, rows.clone());
+        for (k, v) in self.self_attention.iter_mut().flatten() {
+            pick(k);
+            pick(v);
+        }
+        for (k, v) in self.cross_attention.iter_mut() {
+            pick(k);
+            pick(v);
+        }
+        pick(&mut self.cross_bias);
     }
 }
 
@@ -301,6 +374,46 @@ pub struct T5ForConditionalGeneration<B: Backend> {
     pub config: T5Config,
 }
 
+/// Where [`T5ForConditionalGeneration::build`] takes parameters from.
+enum Source<'a> {
+    /// A Hugging Face `model.safetensors`; shapes are checked.
+    File(&'a SafeTensorsFile),
+    /// HF's random initialisation: matrices `N(0, std)`, vectors (layer norms) constant.
+    Init,
+}
+
+impl Source<'_> {
+    fn matrix<B: Backend>(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+        std: f64,
+        device: &B::Device,
+    ) -> Result<Param<Tensor<B, 2>>, ModelError> {
+        match self {
+            Source::File(w) => w.param(name, shape, device),
+            Source::Init => Ok(Param::from_tensor(Tensor::random(
+                shape,
+                Distribution::Normal(0.0, std),
+                device,
+            ))),
+        }
+    }
+
+    fn vector<B: Backend>(
+        &self,
+        name: &str,
+        dim: usize,
+        value: f64,
+        device: &B::Device,
+    ) -> Result<Param<Tensor<B, 1>>, ModelError> {
+        match self {
+            Source::File(w) => w.param(name, [dim], device),
+            Source::Init => Ok(Param::from_tensor(Tensor::full([dim], value, device))),
+        }
+    }
+}
+
 /// Additive mask `[batch, 1, 1, k]`: 0 for real keys, `f32::MIN` for padding.
 fn padding_bias<B: Backend>(mask: Tensor<B, 2, Int>) -> Tensor<B, 4> {
     let [batch, k] = mask.dims();
@@ -315,44 +428,58 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         Self::from_safetensors(config, &weights, device)
     }
 
+    /// Builds the model from HF tensors (`shared.weight`, `encoder.block.0.layer.0.SelfAttention.q.weight`, ...).
     pub fn from_safetensors(
         config: T5Config,
         w: &SafeTensorsFile,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
-        if config.feed_forward_proj != "relu" {
-            return Err(ModelError::Config(format!(
-                "feed_forward_proj `{}` is not supported (only the original T5's `relu`)",
-                config.feed_forward_proj
-            )));
-        }
-        let (dm, inner, heads) = (
-            config.d_model,
-            config.num_heads * config.d_kv,
-            config.num_heads,
-        );
-        let eps = config.layer_norm_epsilon;
-        let linear = |name: String, o: usize, i: usize| -> Result<Linear<B>, ModelError> {
-            Ok(Linear {
-                weight: w.param(&name, [o, i], device)?,
-            })
-        };
+        Self::build(config, Source::File(w), device)
+    }
+
+    /// A randomly initialised model, as HF's `T5PreTrainedModel._init_weights` with
+    /// `initializer_factor` f: embeddings `N(0, f)`, `q` `N(0, f (d_model d_kv)^-0.5)`, `k`/`v`
+    /// `N(0, f d_model^-0.5)`, `o` `N(0, f (heads d_kv)^-0.5)`, position bias `N(0, f d_model^-0.5)`,
+    /// `wi` `N(0, f d_model^-0.5)`, `wo` `N(0, f d_ff^-0.5)`, layer norms `f`. Uses the backend's RNG
+    /// (seed it with `B::seed`).
+    pub fn init(config: T5Config, device: &B::Device) -> Result<Self, ModelError> {
+        Self::build(config, Source::Init, device)
+    }
+
+    fn build(config: T5Config, src: Source<'_>, device: &B::Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let (dm, d_kv, heads, d_ff) = (config.d_model, config.d_kv, config.num_heads, config.d_ff);
+        let inner = heads * d_kv;
+        let (f, eps) = (config.initializer_factor, config.layer_norm_epsilon);
+        let linear =
+            |name: String, o: usize, i: usize, std: f64| -> Result<Linear<B>, ModelError> {
+                Ok(Linear {
+                    weight: src.matrix(&name, [o, i], f * std, device)?,
+                })
+            };
         let norm = |name: String| -> Result<T5LayerNorm<B>, ModelError> {
             Ok(T5LayerNorm {
-                weight: w.param(&name, [dm], device)?,
+                weight: src.vector(&name, dm, f, device)?,
                 eps,
             })
         };
+        let (dm_f, inner_f) = (dm as f64, inner as f64);
         let attention = |p: String, with_bias: bool| -> Result<T5Attention<B>, ModelError> {
             Ok(T5Attention {
-                q: linear(format!("{p}.q.weight"), inner, dm)?,
-                k: linear(format!("{p}.k.weight"), inner, dm)?,
-                v: linear(format!("{p}.v.weight"), inner, dm)?,
-                o: linear(format!("{p}.o.weight"), dm, inner)?,
+                q: linear(
+                    format!("{p}.q.weight"),
+                    inner,
+                    dm,
+                    (dm_f * d_kv as f64).powf(-0.5),
+                )?,
+                k: linear(format!("{p}.k.weight"), inner, dm, dm_f.powf(-0.5))?,
+                v: linear(format!("{p}.v.weight"), inner, dm, dm_f.powf(-0.5))?,
+                o: linear(format!("{p}.o.weight"), dm, inner, inner_f.powf(-0.5))?,
                 relative_attention_bias: if with_bias {
-                    Some(w.param(
+                    Some(src.matrix(
                         &format!("{p}.relative_attention_bias.weight"),
                         [config.relative_attention_num_buckets, heads],
+                        f * dm_f.powf(-0.5),
                         device,
                     )?)
                 } else {
@@ -366,6 +493,7 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
             for i in 0..layers {
                 let b = format!("{name}.block.{i}.layer");
                 let ff_layer = if decoder { 2 } else { 1 };
+                let ff = format!("{b}.{ff_layer}.DenseReluDense");
                 block.push(T5Block {
                     self_attention: attention(format!("{b}.0.SelfAttention"), i == 0)?,
                     self_attention_norm: norm(format!("{b}.0.layer_norm.weight"))?,
@@ -380,15 +508,12 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
                         None
                     },
                     ff: T5DenseReluDense {
-                        wi: linear(
-                            format!("{b}.{ff_layer}.DenseReluDense.wi.weight"),
-                            config.d_ff,
-                            dm,
-                        )?,
+                        wi: linear(format!("{ff}.wi.weight"), d_ff, dm, dm_f.powf(-0.5))?,
                         wo: linear(
-                            format!("{b}.{ff_layer}.DenseReluDense.wo.weight"),
+                            format!("{ff}.wo.weight"),
                             dm,
-                            config.d_ff,
+                            d_ff,
+                            (d_ff as f64).powf(-0.5),
                         )?,
                     },
                     ff_norm: norm(format!("{b}.{ff_layer}.layer_norm.weight"))?,
@@ -402,10 +527,10 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
-            Some(w.param("lm_head.weight", [config.vocab_size, dm], device)?)
+            Some(src.matrix("lm_head.weight", [config.vocab_size, dm], f, device)?)
         };
         Ok(T5ForConditionalGeneration {
-            shared: w.param("shared.weight", [config.vocab_size, dm], device)?,
+            shared: src.matrix("shared.weight", [config.vocab_size, dm], f, device)?,
             encoder: stack("encoder", config.num_layers, false)?,
             decoder: stack("decoder", config.decoder_layers(), true)?,
             lm_head,
@@ -487,7 +612,123 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         let first = &self.encoder.block[0].self_attention;
         let bias =
             first.position_bias(src, src, 0, true, &self.config) + padding_bias(attention_mask);
-        self.encoder.forward(self.embed(input_ids), bias, None)
+        let mut x = self.embed(input_ids);
+        for block in &self.encoder.block {
+            let h = block.self_attention_norm.forward(x.clone());
+            let kv = block.self_attention.key_value(h.clone());
+            x = x + block.self_attention.attend(h, kv, bias.clone());
+            x = x.clone() + block.ff.forward(block.ff_norm.forward(x));
+        }
+        self.encoder.final_layer_norm.forward(x)
+    }
+
+    /// A decoder cache for `encoder_states` `[batch, src, d_model]` with encoder `attention_mask`:
+    /// the cross-attention keys/values of every decoder layer, and no decoded positions yet.
+    pub fn new_cache(
+        &self,
+        encoder_states: Tensor<B, 3>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> T5Cache<B> {
+        let cross_attention = self
+            .decoder
+            .block
+            .iter()
+            .map(|block| {
+                block
+                    .cross_attention
+                    .as_ref()
+                    .expect("decoder blocks have cross-attention")
+                    .key_value(encoder_states.clone())
+            })
+            .collect();
+        T5Cache {
+            self_attention: vec![None; self.decoder.block.len()],
+            cross_attention,
+            cross_bias: padding_bias(attention_mask),
+        }
+    }
+
+    /// Decoder hidden states `[batch, new, d_model]` (after the final layer norm) of
+    /// `decoder_input_ids` `[batch, new]`, the tokens after the `cache.len()` already decoded ones;
+    /// their keys/values are added to `cache`.
+    pub fn decode_hidden(
+        &self,
+        decoder_input_ids: Tensor<B, 2, Int>,
+        cache: &mut T5Cache<B>,
+    ) -> Tensor<B, 3> {
+        let new = decoder_input_ids.dims()[1];
+        let past = cache.len();
+        let device = decoder_input_ids.device();
+        let first = &self.decoder.block[0].self_attention;
+        let mut self_bias = first.position_bias(new, past + new, past, false, &self.config);
+        if new > 1 {
+            // Query i (at position past + i) must not see keys after it.
+            let keys = past + new;
+            let causal = Tensor::<B, 2>::from_data(
+                TensorData::new(
+                    (0..new * keys)
+                        .map(|i| {
+                            if i % keys > past + i / keys {
+                                f32::MIN
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                    [new, keys],
+                ),
+                &device,
+            );
+            self_bias = self_bias + causal.unsqueeze::<4>();
+        }
+        let mut x = self.embed(decoder_input_ids);
+        for (i, block) in self.decoder.block.iter().enumerate() {
+            let h = block.self_attention_norm.forward(x.clone());
+            let (mut k, mut v) = block.self_attention.key_value(h.clone());
+            if let Some((past_k, past_v)) = cache.self_attention[i].take() {
+                k = Tensor::cat(vec![past_k, k], 2);
+                v = Tensor::cat(vec![past_v, v], 2);
+            }
+            cache.self_attention[i] = Some((k.clone(), v.clone()));
+            x = x + block.self_attention.attend(h, (k, v), self_bias.clone());
+
+            let (attn, norm) = (
+                block.cross_attention.as_ref().expect("decoder block"),
+                block.cross_attention_norm.as_ref().expect("decoder block"),
+            );
+            let h = norm.forward(x.clone());
+            x = x + attn.attend(
+                h,
+                cache.cross_attention[i].clone(),
+                cache.cross_bias.clone(),
+            );
+            x = x.clone() + block.ff.forward(block.ff_norm.forward(x));
+        }
+        self.decoder.final_layer_norm.forward(x)
+    }
+
+    /// Logits `[batch, len, vocab]` of decoder hidden states; with tied embeddings the states are
+    /// first scaled by `d_model^-0.5`.
+    pub fn lm_head(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, len, dm] = hidden.dims();
+        let (hidden, weight) = match &self.lm_head {
+            Some(w) => (hidden, w.val()),
+            None => (hidden.mul_scalar((dm as f64).powf(-0.5)), self.shared.val()),
+        };
+        hidden
+            .reshape([batch * len, dm])
+            .matmul(weight.transpose())
+            .reshape([batch, len, self.config.vocab_size])
+    }
+
+    /// Logits `[batch, new, vocab]` of the decoder on the next `decoder_input_ids` `[batch, new]`,
+    /// reusing and extending `cache`.
+    pub fn decode_cached(
+        &self,
+        decoder_input_ids: Tensor<B, 2, Int>,
+        cache: &mut T5Cache<B>,
+    ) -> Tensor<B, 3> {
+        self.lm_head(self.decode_hidden(decoder_input_ids, cache))
     }
 
     /// Logits `[batch, tgt, vocab]` of the decoder on `decoder_input_ids` (which start with
@@ -498,40 +739,8 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         encoder_states: Tensor<B, 3>,
         attention_mask: Tensor<B, 2, Int>,
     ) -> Tensor<B, 3> {
-        let tgt = decoder_input_ids.dims()[1];
-        let device = decoder_input_ids.device();
-        let first = &self.decoder.block[0].self_attention;
-        let causal = Tensor::<B, 2>::from_data(
-            TensorData::new(
-                (0..tgt * tgt)
-                    .map(|i| if i % tgt > i / tgt { f32::MIN } else { 0.0 })
-                    .collect::<Vec<_>>(),
-                [tgt, tgt],
-            ),
-            &device,
-        )
-        .unsqueeze::<4>();
-        let self_bias = first.position_bias(tgt, tgt, 0, false, &self.config) + causal;
-        let cross_bias = padding_bias(attention_mask).expand([
-            encoder_states.dims()[0],
-            self.config.num_heads,
-            tgt,
-            encoder_states.dims()[1],
-        ]);
-        let hidden = self.decoder.forward(
-            self.embed(decoder_input_ids),
-            self_bias,
-            Some((encoder_states, cross_bias)),
-        );
-        let [batch, _, dm] = hidden.dims();
-        let (hidden, weight) = match &self.lm_head {
-            Some(w) => (hidden, w.val()),
-            None => (hidden.mul_scalar((dm as f64).powf(-0.5)), self.shared.val()),
-        };
-        hidden
-            .reshape([batch * tgt, dm])
-            .matmul(weight.transpose())
-            .reshape([batch, tgt, self.config.vocab_size])
+        let mut cache = self.new_cache(encoder_states, attention_mask);
+        self.decode_cached(decoder_input_ids, &mut cache)
     }
 
     /// Encoder then decoder: logits `[batch, tgt, vocab]`.
@@ -543,47 +752,5 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
     ) -> Tensor<B, 3> {
         let states = self.encode(input_ids, attention_mask.clone());
         self.decode(decoder_input_ids, states, attention_mask)
-    }
-
-    /// Greedy decoding (no cache: the decoder is recomputed each step), `max_new_tokens` tokens per
-    /// row, stopping early only when every row has emitted EOS (later tokens of a finished row are
-    /// `pad_token_id`).
-    pub fn greedy(
-        &self,
-        input_ids: Tensor<B, 2, Int>,
-        attention_mask: Tensor<B, 2, Int>,
-        max_new_tokens: usize,
-    ) -> Vec<Vec<u32>> {
-        let batch = input_ids.dims()[0];
-        let device = input_ids.device();
-        let states = self.encode(input_ids, attention_mask.clone());
-        let mut dec: Vec<Vec<i64>> = vec![vec![self.config.decoder_start_token_id as i64]; batch];
-        let mut done = vec![false; batch];
-        for _ in 0..max_new_tokens {
-            let len = dec[0].len();
-            let ids = Tensor::<B, 2, Int>::from_data(
-                TensorData::new(dec.concat(), [batch, len]),
-                &device,
-            );
-            let logits = self
-                .decode(ids, states.clone(), attention_mask.clone())
-                .narrow(1, len - 1, 1);
-            let next: Vec<i64> = logits.argmax(2).into_data().iter::<i64>().collect();
-            for b in 0..batch {
-                let tok = if done[b] {
-                    self.config.pad_token_id as i64
-                } else {
-                    next[b]
-                };
-                done[b] |= tok == self.config.eos_token_id as i64;
-                dec[b].push(tok);
-            }
-            if done.iter().all(|&d| d) {
-                break;
-            }
-        }
-        dec.into_iter()
-            .map(|row| row[1..].iter().map(|&t| t as u32).collect())
-            .collect()
     }
 }

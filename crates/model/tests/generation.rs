@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use burn::backend::Flex;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
-use model::{CausalBatch, GPT2LMHeadModel, SamplingConfig, generate, score_completions};
+use model::{
+    CausalBatch, GPT2LMHeadModel, SamplingConfig, Seq2SeqBatch, T5ForConditionalGeneration,
+    generate, generate_seq2seq, score_completions, score_seq2seq,
+};
 
 type B = Flex;
 
@@ -272,5 +275,135 @@ fn sampling_frequencies_match_softmax_over_temperature() {
             chi2 < critical,
             "T={temperature}: chi2 {chi2} >= {critical}"
         );
+    }
+}
+
+fn load_t5() -> T5ForConditionalGeneration<B> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/t5-tiny");
+    T5ForConditionalGeneration::load(dir, &Default::default()).unwrap()
+}
+
+fn t5_sources() -> Vec<Vec<u32>> {
+    vec![
+        vec![5, 17, 99, 4, 120, 33],
+        vec![42],
+        vec![7, 7, 8],
+        vec![100, 2],
+    ]
+}
+
+#[test]
+fn t5_cached_sampling_equals_uncached() {
+    let model = load_t5();
+    let base = SamplingConfig {
+        max_new_tokens: 10,
+        temperature: 0.8,
+        seed: 3,
+        ..Default::default()
+    };
+    // A token sampled early in row 0, used as EOS so stopping and padding of finished rows happen.
+    let eos = generate_seq2seq(&model, &t5_sources(), &base, &Default::default()).tokens[2][2];
+    for (greedy, top_k, top_p) in [
+        (true, None, None),
+        (false, None, None),
+        (false, Some(20), Some(0.9)),
+    ] {
+        let config = SamplingConfig {
+            greedy,
+            top_k,
+            top_p,
+            min_new_tokens: 1,
+            eos_token_id: Some(eos),
+            ..base.clone()
+        };
+        let run = |use_cache| {
+            generate_seq2seq(
+                &model,
+                &t5_sources(),
+                &SamplingConfig {
+                    use_cache,
+                    ..config.clone()
+                },
+                &Default::default(),
+            )
+        };
+        let (cached, uncached) = (run(true), run(false));
+        assert_eq!(cached.tokens, uncached.tokens, "greedy={greedy}");
+        for (a, b) in cached.logprobs.iter().zip(&uncached.logprobs) {
+            assert!(max_abs_diff(a, b) <= 1e-4);
+        }
+        if !greedy {
+            assert!(
+                cached
+                    .tokens
+                    .iter()
+                    .any(|r| r.last() == Some(&eos) && r.len() < 10),
+                "some row stops at EOS: {:?}",
+                cached.tokens
+            );
+        }
+    }
+}
+
+#[test]
+fn t5_sampled_logprobs_equal_teacher_forced() {
+    let model = load_t5();
+    let config = SamplingConfig {
+        max_new_tokens: 9,
+        temperature: 1.3,
+        seed: 5,
+        eos_token_id: Some(1),
+        ..Default::default()
+    };
+    let out = generate_seq2seq(&model, &t5_sources(), &config, &Default::default());
+    let batch = Seq2SeqBatch::<B>::new(&t5_sources(), &out.tokens, 0, 0, &Default::default());
+    let scores = score_seq2seq(&model, &batch);
+    let tgt = batch.labels.dims()[1];
+    let forced: Vec<f32> = scores.token_logprobs.into_data().iter::<f32>().collect();
+    let sequence: Vec<f32> = scores.sequence_logprobs.into_data().iter::<f32>().collect();
+    let mut max = 0f32;
+    for (b, sampled) in out.logprobs.iter().enumerate() {
+        for (i, &lp) in sampled.iter().enumerate() {
+            max = max.max((forced[b * tgt + i] - lp).abs());
+        }
+        assert!((sequence[b] - out.sequence_logprobs[b]).abs() <= 1e-3);
+    }
+    println!("t5 sampled vs teacher-forced log-probs: max |diff| = {max:e}");
+    assert!(max <= 1e-4, "{max}");
+}
+
+#[test]
+fn t5_generation_stops_at_eos_and_respects_min_new_tokens() {
+    let model = load_t5();
+    let base = SamplingConfig {
+        max_new_tokens: 10,
+        seed: 9,
+        ..Default::default()
+    };
+    let free = generate_seq2seq(&model, &t5_sources(), &base, &Default::default());
+    let eos = free.tokens[1][2];
+    let stopped = generate_seq2seq(
+        &model,
+        &t5_sources(),
+        &SamplingConfig {
+            eos_token_id: Some(eos),
+            ..base.clone()
+        },
+        &Default::default(),
+    );
+    let first = free.tokens[1].iter().position(|&t| t == eos).unwrap();
+    assert_eq!(stopped.tokens[1], free.tokens[1][..=first]);
+    let late = generate_seq2seq(
+        &model,
+        &t5_sources(),
+        &SamplingConfig {
+            eos_token_id: Some(eos),
+            min_new_tokens: 6,
+            ..base
+        },
+        &Default::default(),
+    );
+    for row in &late.tokens {
+        assert!(row.len() >= 6 && !row[..6].contains(&eos), "{row:?}");
     }
 }

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use burn::backend::Flex;
 use burn::tensor::{Int, Tensor};
-use model::T5ForConditionalGeneration;
 use model::weights::SafeTensorsFile;
+use model::{
+    CpuBackend, SamplingConfig, Seq2SeqBatch, T5ForConditionalGeneration, generate_seq2seq,
+    score_seq2seq,
+};
 
 type B = Flex;
 type Ids = Tensor<B, 2, Int>;
@@ -21,6 +24,31 @@ fn inputs() -> (SafeTensorsFile, Ids, Ids, Ids) {
     let mask = cases.int_tensor("attention_mask", &device).unwrap();
     let dec = cases.int_tensor("decoder_input_ids", &device).unwrap();
     (cases, ids, mask, dec)
+}
+
+/// The real (unpadded) rows of a right-padded batch.
+fn sources(ids: &Ids, mask: &Ids) -> Vec<Vec<u32>> {
+    let [batch, src] = ids.dims();
+    let ids: Vec<i64> = ids.clone().into_data().iter::<i64>().collect();
+    let mask: Vec<i64> = mask.clone().into_data().iter::<i64>().collect();
+    (0..batch)
+        .map(|b| {
+            (0..src)
+                .filter(|&i| mask[b * src + i] == 1)
+                .map(|i| ids[b * src + i] as u32)
+                .collect()
+        })
+        .collect()
+}
+
+fn floats(cases: &SafeTensorsFile, name: &str) -> Vec<f32> {
+    let shape = cases.shape(name).unwrap();
+    cases.f32_values(name, &shape).unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
 
 #[test]
@@ -52,9 +80,17 @@ fn t5_greedy_tokens_match_hf() {
             .unwrap();
     let (cases, ids, mask, _) = inputs();
     let (shape, expected) = cases.i64_values("greedy").unwrap();
-    let ours = model.greedy(ids, mask, shape[1]);
-    let ours: Vec<i64> = ours.iter().flatten().map(|&t| t as i64).collect();
-    assert_eq!(ours, expected);
+    for use_cache in [true, false] {
+        let config = SamplingConfig {
+            greedy: true,
+            max_new_tokens: shape[1],
+            use_cache,
+            ..Default::default()
+        };
+        let ours = generate_seq2seq(&model, &sources(&ids, &mask), &config, &Default::default());
+        let ours: Vec<i64> = ours.tokens.iter().flatten().map(|&t| t as i64).collect();
+        assert_eq!(ours, expected, "use_cache={use_cache}");
+    }
 }
 
 #[test]
@@ -77,4 +113,131 @@ fn t5_save_then_load_round_trips() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn t5_cached_decoding_equals_full_decode() {
+    let device = Default::default();
+    let model = T5ForConditionalGeneration::<B>::load(fixtures().join("t5-tiny"), &device).unwrap();
+    let (_, ids, mask, dec) = inputs();
+    let states = model.encode(ids, mask.clone());
+    let full: Vec<f32> = model
+        .decode(dec.clone(), states.clone(), mask.clone())
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    // Feed the 6 decoder tokens as 1 + 1 + 2 + 2 with the cache.
+    let mut cache = model.new_cache(states, mask);
+    let mut pieces = Vec::new();
+    for (from, to) in [(0, 1), (1, 2), (2, 4), (4, 6)] {
+        pieces.push(model.decode_cached(dec.clone().narrow(1, from, to - from), &mut cache));
+        assert_eq!(cache.len(), to);
+    }
+    let cached: Vec<f32> = Tensor::cat(pieces, 1).into_data().iter::<f32>().collect();
+    let diff = max_abs_diff(&full, &cached);
+    // Logits reach ~12 here; 1e-5 is float reassociation (softmax over a different key count).
+    println!("t5 cached vs full decode: max |logit diff| = {diff:e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
+
+/// Per-token log-probs, entropies, the summed log-likelihood and its gradient against HF with
+/// `labels` (right-padded targets of lengths 5 and 3) and a right-padded encoder batch.
+#[test]
+fn t5_teacher_forced_scores_and_gradients_match_hf() {
+    let device = Default::default();
+    let model: T5ForConditionalGeneration<CpuBackend> =
+        T5ForConditionalGeneration::load(fixtures().join("t5-tiny"), &device).unwrap();
+    let (cases, ids, mask, _) = inputs();
+    let srcs = sources(&ids, &mask);
+    let targets = sources(
+        &cases
+            .int_tensor("score.targets", &Default::default())
+            .unwrap(),
+        &cases
+            .int_tensor("score.target_mask", &Default::default())
+            .unwrap(),
+    );
+    assert_eq!(targets.iter().map(Vec::len).collect::<Vec<_>>(), [5, 3]);
+    let batch = Seq2SeqBatch::<CpuBackend>::new(&srcs, &targets, 0, 0, &device);
+    let scores = score_seq2seq(&model, &batch);
+    let logprobs: Vec<f32> = scores
+        .token_logprobs
+        .clone()
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let entropies: Vec<f32> = scores
+        .token_entropies
+        .clone()
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let d_lp = max_abs_diff(&logprobs, &floats(&cases, "score.logprobs"));
+    let d_ent = max_abs_diff(&entropies, &floats(&cases, "score.entropies"));
+    println!("t5 scoring: max |log-prob diff| = {d_lp:e}, max |entropy diff| = {d_ent:e}");
+    assert!(d_lp <= 1e-4 && d_ent <= 1e-4, "{d_lp} {d_ent}");
+    // Padding targets score exactly zero.
+    assert_eq!(logprobs[5 + 3..].to_vec(), [0.0, 0.0]);
+
+    let loglik = scores.sequence_logprobs.sum();
+    let value: f32 = loglik.clone().into_scalar();
+    let expected = floats(&cases, "score.loglik")[0];
+    assert!((value - expected).abs() <= 1e-3, "{value} vs {expected}");
+
+    let grads = loglik.backward();
+    let dec1 = &model.decoder.block[1];
+    let checks = [
+        ("shared", model.shared.val().grad(&grads)),
+        (
+            "enc_rel_bias",
+            model.encoder.block[0]
+                .self_attention
+                .relative_attention_bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .grad(&grads),
+        ),
+        (
+            "dec1_cross_k",
+            dec1.cross_attention
+                .as_ref()
+                .unwrap()
+                .k
+                .weight
+                .val()
+                .grad(&grads),
+        ),
+    ];
+    for (name, grad) in checks {
+        let ours: Vec<f32> = grad
+            .expect("has a gradient")
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let expected = floats(&cases, &format!("score.grad.{name}"));
+        let scale = expected.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let diff = max_abs_diff(&ours, &expected);
+        println!("t5 grad {name}: max |diff| = {diff:e} (max |grad| = {scale:e})");
+        assert!(diff <= 1e-4 * scale.max(1.0), "grad {name}: {diff}");
+    }
+}
+
+#[test]
+fn seq2seq_batch_shifts_targets_behind_the_start_token() {
+    let device = Default::default();
+    let batch = Seq2SeqBatch::<B>::new(
+        &[vec![5, 6, 7], vec![8]],
+        &[vec![9, 10], vec![11]],
+        0,
+        3,
+        &device,
+    );
+    let ints = |t: Tensor<B, 2, Int>| t.into_data().iter::<i64>().collect::<Vec<_>>();
+    assert_eq!(ints(batch.input_ids), [5, 6, 7, 8, 0, 0]);
+    assert_eq!(ints(batch.attention_mask), [1, 1, 1, 1, 0, 0]);
+    assert_eq!(ints(batch.decoder_input_ids), [3, 9, 3, 11]);
+    assert_eq!(ints(batch.labels), [9, 10, 11, 0]);
+    let mask: Vec<f32> = batch.target_mask.into_data().iter::<f32>().collect();
+    assert_eq!(mask, [1.0, 1.0, 1.0, 0.0]);
 }
