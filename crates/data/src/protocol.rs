@@ -225,16 +225,16 @@ mod tests {
         let sets = LabelSets::random(10, 5, &mut rng(0, "sets")).unwrap();
         let m = modify_labels(&labels, &sets, 0.1, &mut rng(0, "modify")).unwrap();
         assert_eq!(m.num_modified(), 100);
-        for i in 0..labels.len() {
+        for (i, &label) in labels.iter().enumerate() {
             if m.modified[i] {
                 assert!(
-                    !sets.contains(labels[i], m.targets[i]),
+                    !sets.contains(label, m.targets[i]),
                     "input {i}: new label {} is inside the set {:?}",
                     m.targets[i],
-                    sets.sets[labels[i]]
+                    sets.sets[label]
                 );
             } else {
-                assert_eq!(m.targets[i], labels[i]);
+                assert_eq!(m.targets[i], label);
             }
         }
         // Every label outside a set is used (uniform choice, not always the first one).
