@@ -21,3 +21,15 @@ pub use value_head::ValueHead;
 pub mod t5;
 
 pub use t5::{T5Config, T5ForConditionalGeneration};
+// Classifiers of the controlled experiments (paper, Section 4.2).
+pub mod bert;
+pub mod bert_tokenizer;
+pub mod mlp;
+pub mod resnet;
+pub mod seeded;
+
+pub use bert::{BertConfig, BertForSequenceClassification};
+pub use bert_tokenizer::{BertTokenizer, PairEncoding};
+pub use mlp::{Mlp, MlpConfig};
+pub use resnet::{ResNet18, ResNet18Config};
+pub use seeded::SeededInit;

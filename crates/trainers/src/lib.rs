@@ -3,3 +3,5 @@
 //!
 //! * `classify`: classifiers over a small label space (the controlled experiments, Section 4.2):
 //!   SFT with (soft-label) cross-entropy and exact expected-gradient RFT.
+
+pub mod classify;
