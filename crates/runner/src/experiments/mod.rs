@@ -3,6 +3,7 @@
 //! To add a kind: write a module with a `sweep_config!` struct implementing [`Experiment`], then
 //! add one line to the `registry!` invocation below.
 
+pub mod controlled;
 pub mod selftest;
 pub mod theorem1;
 pub mod theorem2;
@@ -122,6 +123,7 @@ where
 macro_rules! registry {
     ($( $variant:ident => $module:ident :: $config:ident ($patch:ident, $grid:ident) ),* $(,)?) => {
         /// One entry of a sweep file's `sweeps:` list, keyed by its kind.
+        #[allow(clippy::large_enum_variant)] // parsed once per file; size does not matter
         #[derive(Debug, Clone, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum SweepSpec {
@@ -157,4 +159,5 @@ registry! {
     Theorem1 => theorem1::Theorem1Config(Theorem1Patch, Theorem1Grid),
     Theorem2 => theorem2::Theorem2Config(Theorem2Patch, Theorem2Grid),
     Selftest => selftest::SelftestConfig(SelftestPatch, SelftestGrid),
+    Controlled => controlled::ControlledConfig(ControlledPatch, ControlledGrid),
 }
