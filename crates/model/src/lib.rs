@@ -26,3 +26,15 @@ pub use t5::{T5Cache, T5Config, T5ForConditionalGeneration};
 pub mod beam;
 
 pub use beam::{BeamConfig, BeamOutput, EarlyStopping, beam_search, beam_search_seq2seq};
+// Classifiers of the controlled experiments (paper, Section 4.2).
+pub mod bert;
+pub mod bert_tokenizer;
+pub mod mlp;
+pub mod resnet;
+pub mod seeded;
+
+pub use bert::{BertConfig, BertForSequenceClassification};
+pub use bert_tokenizer::{BertTokenizer, PairEncoding};
+pub use mlp::{Mlp, MlpConfig};
+pub use resnet::{ResNet18, ResNet18Config};
+pub use seeded::SeededInit;

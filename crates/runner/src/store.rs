@@ -16,6 +16,7 @@
 use crate::config::Profile;
 use crate::experiments::{RunSpec, SweepResults};
 use anyhow::{Context, Result, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use plotting::{temp_path_for, write_atomic};
 use polars::prelude::{
     Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, PlSmallStr, PolarsResult,
@@ -35,6 +36,7 @@ pub struct RunContext {
     /// Where datasets are read from (`--data-dir`, `RFT_DATA_DIR`, default `data/`).
     pub data_dir: PathBuf,
     log: Mutex<std::fs::File>,
+    progress: Option<MultiProgress>,
 }
 
 impl RunContext {
@@ -43,6 +45,24 @@ impl RunContext {
         if let Ok(mut f) = self.log.lock() {
             let _ = writeln!(f, "{msg}");
         }
+    }
+
+    /// A progress bar for work inside the run (e.g. epochs), drawn under the sweep's bar in the
+    /// same style; hidden when the sweep draws no bar. Call `finish_and_clear` when done.
+    pub fn progress_bar(&self, len: u64, label: &str) -> ProgressBar {
+        let Some(multi) = &self.progress else {
+            return ProgressBar::hidden();
+        };
+        let bar = multi.add(ProgressBar::new(len));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "  [{bar:30}] {pos}/{len} {prefix}  {elapsed_precise} elapsed, eta {eta}  {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label.to_string());
+        bar
     }
 }
 
@@ -84,6 +104,16 @@ impl Store {
 
     /// Execute a run and store its results; an unfinished directory from an earlier attempt is cleared.
     pub fn execute(&self, run: &RunSpec, data_dir: &Path) -> Result<RunRecord> {
+        self.execute_with_progress(run, data_dir, None)
+    }
+
+    /// [`Store::execute`], letting the run draw progress bars under `progress`.
+    pub fn execute_with_progress(
+        &self,
+        run: &RunSpec,
+        data_dir: &Path,
+        progress: Option<&MultiProgress>,
+    ) -> Result<RunRecord> {
         let dir = self.run_dir(run);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
@@ -101,6 +131,7 @@ impl Store {
             dir: dir.clone(),
             data_dir: data_dir.to_path_buf(),
             log: Mutex::new(log),
+            progress: progress.cloned(),
         };
         let start = Instant::now();
         let tables = match run.execute(&ctx) {

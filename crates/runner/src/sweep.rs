@@ -4,7 +4,7 @@ use crate::config::{self, Profile, SweepFile};
 use crate::experiments::{RunSpec, SweepResults, report_kind};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,7 +127,8 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
         plan.store.root.display()
     );
 
-    let bar = ProgressBar::new(pending.len() as u64);
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(pending.len() as u64));
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{bar:30}] {pos}/{len} runs  {elapsed_precise} elapsed, eta {eta}  {msg}",
@@ -144,7 +145,10 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
         for _ in 0..opts.jobs.clamp(1, pending.len().max(1)) {
             scope.spawn(|| {
                 while let Some(run) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let result = plan.store.execute(run, &opts.data_dir);
+                    let progress = (!bar.is_hidden()).then_some(&multi);
+                    let result = plan
+                        .store
+                        .execute_with_progress(run, &opts.data_dir, progress);
                     let line = match &result {
                         Ok(rec) => format!(
                             "finished {}/{} seed {} in {:.2}s",

@@ -11,9 +11,11 @@
 //! * [`optim`]: Adam(W), schedules, global-norm clipping and the gradient norm.
 //! * [`checkpoint`]: save and resume mid-training with identical continuation.
 //! * [`synthetic`]: a tiny generation task (reverse a string) for tests and demos.
-//! * `classify`: classifiers over a small label space (the controlled experiments, Section 4.2).
+//! * [`classify`]: classifiers over a small label space (the controlled experiments, Section 4.2):
+//!   SFT with (soft-label) cross-entropy and exact expected-gradient RFT.
 
 pub mod checkpoint;
+pub mod classify;
 pub mod diagnostics;
 pub mod error;
 pub mod exact;

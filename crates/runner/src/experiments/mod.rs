@@ -3,6 +3,7 @@
 //! To add a kind: write a module with a `sweep_config!` struct implementing [`Experiment`], then
 //! add one line to the `registry!` invocation below.
 
+pub mod controlled;
 pub mod selftest;
 pub mod synthetic;
 pub mod theorem1;
@@ -123,6 +124,7 @@ where
 macro_rules! registry {
     ($( $variant:ident => $module:ident :: $config:ident ($patch:ident, $grid:ident) ),* $(,)?) => {
         /// One entry of a sweep file's `sweeps:` list, keyed by its kind.
+        #[allow(clippy::large_enum_variant)] // parsed once per file; size does not matter
         #[derive(Debug, Clone, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum SweepSpec {
@@ -159,4 +161,5 @@ registry! {
     Theorem2 => theorem2::Theorem2Config(Theorem2Patch, Theorem2Grid),
     Selftest => selftest::SelftestConfig(SelftestPatch, SelftestGrid),
     RftSynthetic => synthetic::SyntheticConfig(SyntheticPatch, SyntheticGrid),
+    Controlled => controlled::ControlledConfig(ControlledPatch, ControlledGrid),
 }
