@@ -161,7 +161,9 @@ impl Matcher<'_> {
             self.head[key] = k as u32;
         }
         for &i in hyp.iter().rev() {
-            let syns = self.synonyms_of(wn, i as usize, hyp_stem[i as usize]).to_vec();
+            let syns = self
+                .synonyms_of(wn, i as usize, hyp_stem[i as usize])
+                .to_vec();
             // the synonym whose last remaining reference position is highest
             let mut best: Option<(u32, u32)> = None;
             for s in syns {
@@ -202,8 +204,20 @@ impl Meteor {
         let mut hyp_left: Vec<u32> = (0..tl as u32).collect();
         let mut ref_left: Vec<u32> = (0..rl as u32).collect();
         let mut matches = Vec::with_capacity(tl.min(rl));
-        m.match_stage(&mut hyp_left, &mut ref_left, &hyp.word, &rf.word, &mut matches);
-        m.match_stage(&mut hyp_left, &mut ref_left, &hyp.stem, &rf.stem, &mut matches);
+        m.match_stage(
+            &mut hyp_left,
+            &mut ref_left,
+            &hyp.word,
+            &rf.word,
+            &mut matches,
+        );
+        m.match_stage(
+            &mut hyp_left,
+            &mut ref_left,
+            &hyp.stem,
+            &rf.stem,
+            &mut matches,
+        );
         if self.wordnet
             && !hyp_left.is_empty()
             && !ref_left.is_empty()
@@ -266,7 +280,11 @@ impl Meteor {
             head: vec![NONE; strings.len()],
             strings,
             next: Vec::new(),
-            wordnet: if self.wordnet { WordNet::global() } else { None },
+            wordnet: if self.wordnet {
+                WordNet::global()
+            } else {
+                None
+            },
             name_to_id: None,
             synonyms: vec![None; hyp.words.len()],
         };

@@ -95,7 +95,11 @@ fn rules() -> &'static Rules {
             p("\"", " '' ", Any(b"\"")),
             native(squeeze_whitespace, Whitespace),
             p("([^' ])('[sS]|'[mM]|'[dD]|') ", "${1} ${2} ", Any(b"'")),
-            p("([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "${1} ${2} ", Any(b"'")),
+            p(
+                "([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ",
+                "${1} ${2} ",
+                Any(b"'"),
+            ),
         ];
         let contractions = vec![
             p("(?i)\\b(can)(not)\\b", " ${1} ${2} ", Contraction),
@@ -150,7 +154,9 @@ impl Guard {
                         .windows(sub.len())
                         .any(|w| w.eq_ignore_ascii_case(sub.as_bytes()))
             }
-            Guard::Quotes => present[b'"' as usize] || (present[b'\'' as usize] && t.contains("''")),
+            Guard::Quotes => {
+                present[b'"' as usize] || (present[b'\'' as usize] && t.contains("''"))
+            }
             // every one of these words has a doubled "nn", "mm" or "tt"
             Guard::Contraction => {
                 t.as_bytes().windows(2).any(|w| {
@@ -201,7 +207,12 @@ fn final_period_with(t: &str, closer: fn(char) -> bool, spaced: bool) -> Option<
 fn final_period_spaced(t: &str) -> Option<String> {
     final_period_with(
         t,
-        |c| matches!(c, ']' | ')' | '}' | '>' | '"' | '\'' | '»' | '”' | '’' | ' '),
+        |c| {
+            matches!(
+                c,
+                ']' | ')' | '}' | '>' | '"' | '\'' | '»' | '”' | '’' | ' '
+            )
+        },
         true,
     )
 }
@@ -381,16 +392,25 @@ mod tests {
     }
 
     const ALPHABET: &[&str] = &[
-        "a", "Z", "7", "٣", ".", ",", ":", " ", "\n", "\t", "\u{a0}", ")", "]", "}", ">", "\"", "'",
-        "»", "”", "’", "é", "..",
+        "a", "Z", "7", "٣", ".", ",", ":", " ", "\n", "\t", "\u{a0}", ")", "]", "}", ">", "\"",
+        "'", "»", "”", "’", "é", "..",
     ];
 
     #[test]
     fn native_passes_equal_nltk_regular_expressions() {
         let norm = |s: &str| py_split(s).collect::<Vec<_>>().join(" ");
-        let cases: [(&str, &str, fn(&str) -> Option<String>); 5] = [
-            ("([^.])(\\.)([\\])}>\"'»”’ ]*)\\s*$", "${1} ${2} ${3} ", final_period_spaced),
-            ("([^.])(\\.)([\\])}>\"']*)\\s*$", "${1} ${2}${3} ", final_period),
+        type Native = fn(&str) -> Option<String>;
+        let cases: [(&str, &str, Native); 5] = [
+            (
+                "([^.])(\\.)([\\])}>\"'»”’ ]*)\\s*$",
+                "${1} ${2} ${3} ",
+                final_period_spaced,
+            ),
+            (
+                "([^.])(\\.)([\\])}>\"']*)\\s*$",
+                "${1} ${2}${3} ",
+                final_period,
+            ),
             ("([:,])([^\\d])", " ${1} ${2}", split_colon_comma),
             ("([:,])\\n?$", " ${1} ", final_colon_comma),
             ("\\s+", " ", squeeze_whitespace),
