@@ -352,6 +352,13 @@ fn split_opening_apostrophes(text: &str) -> String {
 /// a replacement only adds the literal bytes of its template), which is all
 /// the guards need to skip a pass safely.
 pub fn treebank_tokenize(text: &str) -> Vec<String> {
+    let (mut out, mut spans) = (String::new(), Vec::new());
+    treebank_tokenize_into(text, &mut out, &mut spans);
+    spans.iter().map(|&(a, b)| out[a..b].to_string()).collect()
+}
+
+/// [`treebank_tokenize`] appending the tokens to `out` and their byte ranges to `spans`.
+pub fn treebank_tokenize_into(text: &str, out: &mut String, spans: &mut Vec<(usize, usize)>) {
     let r = rules();
     let mut t: Cow<str> = Cow::Borrowed(text);
     let mut present = [false; 256];
@@ -382,15 +389,25 @@ pub fn treebank_tokenize(text: &str) -> Vec<String> {
             t = Cow::Owned(new);
         }
     }
-    py_split(&t).map(str::to_string).collect()
+    for tok in py_split(&t) {
+        let start = out.len();
+        out.push_str(tok);
+        spans.push((start, out.len()));
+    }
 }
 
 /// `nltk.word_tokenize(text)` (English, `preserve_line=False`).
 pub fn word_tokenize(text: &str) -> Vec<String> {
-    crate::punkt::sent_tokenize(text)
-        .iter()
-        .flat_map(|s| treebank_tokenize(s))
-        .collect()
+    let (mut out, mut spans) = (String::new(), Vec::new());
+    word_tokenize_into(text, &mut out, &mut spans);
+    spans.iter().map(|&(a, b)| out[a..b].to_string()).collect()
+}
+
+/// [`word_tokenize`] appending the tokens to `out` and their byte ranges to `spans`.
+pub fn word_tokenize_into(text: &str, out: &mut String, spans: &mut Vec<(usize, usize)>) {
+    for s in crate::punkt::sent_tokenize(text) {
+        treebank_tokenize_into(&s, out, spans);
+    }
 }
 
 #[cfg(test)]
