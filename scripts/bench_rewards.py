@@ -72,6 +72,11 @@ def main():
     ap.add_argument("--python-only", action="store_true", help="time the Python references only")
     ap.add_argument("--json", default="", metavar="FILE", help="also write every measurement to FILE")
     a = ap.parse_args()
+    if not os.path.isdir(os.path.join(a.data_dir, "nltk")):
+        sys.exit(f"error: {a.data_dir}/nltk not found (NLTK punkt_tab data); pass --data-dir or set RFT_DATA_DIR "
+                 "to the shared data folder (see its MANIFEST.md)")
+    if not os.path.isfile(os.path.join(a.wordnet_dir, "index.noun")):
+        sys.exit(f"error: WordNet 3.0 not found in {a.wordnet_dir}; apt-get install wordnet-base or set WORDNET_DIR")
     os.environ.setdefault("NLTK_DATA", os.path.join(a.data_dir, "nltk"))
     import nltk
 
