@@ -122,7 +122,9 @@ fn main() {
                 single_pass(&samples);
             }
             let rate = (passes * samples.len()) as f64 / t.elapsed().as_secs_f64();
-            println!("{{\"config\": \"{name}\", \"passes\": {passes}, \"single_thread\": {rate:.1}}}");
+            println!(
+                "{{\"config\": \"{name}\", \"passes\": {passes}, \"single_thread\": {rate:.1}}}"
+            );
             continue;
         }
         let (single, single_cpu) = rate(&samples, seconds, single_pass);

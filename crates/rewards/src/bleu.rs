@@ -42,7 +42,13 @@ impl Tokenizer {
 
     /// Appends the tokens of `line` to `out` (each followed by a space) and
     /// their byte ranges to `spans`.
-    fn tokens(self, line: &str, s: &mut Scratch, out: &mut String, spans: &mut Vec<(usize, usize)>) {
+    fn tokens(
+        self,
+        line: &str,
+        s: &mut Scratch,
+        out: &mut String,
+        spans: &mut Vec<(usize, usize)>,
+    ) {
         if self == Tokenizer::T13a {
             mteval::tokens_13a(line, s, out, spans);
             return;
@@ -147,7 +153,13 @@ fn my_log(x: f64) -> f64 {
 impl SentenceBleu {
     /// `BLEU._preprocess_segment` (lowercase if asked, `rstrip`, tokenize), then
     /// `split()`: tokens into `out` / `spans` (cleared first).
-    fn preprocess(&self, text: &str, s: &mut Scratch, out: &mut String, spans: &mut Vec<(usize, usize)>) {
+    fn preprocess(
+        &self,
+        text: &str,
+        s: &mut Scratch,
+        out: &mut String,
+        spans: &mut Vec<(usize, usize)>,
+    ) {
         out.clear();
         spans.clear();
         if self.lowercase {
@@ -284,7 +296,10 @@ mod tests {
         static R: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
         let rules = R.get_or_init(|| {
             [
-                (r"([\x7B-\x7E\x5B-\x60\x20-\x26\x28-\x2B\x3A-\x40\x2F])", " ${1} "),
+                (
+                    r"([\x7B-\x7E\x5B-\x60\x20-\x26\x28-\x2B\x3A-\x40\x2F])",
+                    " ${1} ",
+                ),
                 (r"([^0-9])([\.,])", "${1} ${2} "),
                 (r"([\.,])([^0-9])", " ${1} ${2}"),
                 (r"([0-9])(-)", "${1} ${2} "),
@@ -320,9 +335,43 @@ mod tests {
     }
 
     const ALPHABET: &[&str] = &[
-        "a", "B", "7", "0", ".", ",", "-", "'", "s", " ", "\n", "&", "&amp;", "&quot;", "&lt;",
-        "<skipped>", "$", "(", "]", "é", "我", "€", "½", "\u{a0}", "_", "`", "~", "/", "!", "?",
-        ":", "@", "+", "\t", "\"", "٣", "—",
+        "a",
+        "B",
+        "7",
+        "0",
+        ".",
+        ",",
+        "-",
+        "'",
+        "s",
+        " ",
+        "\n",
+        "&",
+        "&amp;",
+        "&quot;",
+        "&lt;",
+        "<skipped>",
+        "$",
+        "(",
+        "]",
+        "é",
+        "我",
+        "€",
+        "½",
+        "\u{a0}",
+        "_",
+        "`",
+        "~",
+        "/",
+        "!",
+        "?",
+        ":",
+        "@",
+        "+",
+        "\t",
+        "\"",
+        "٣",
+        "—",
     ];
 
     #[test]

@@ -95,12 +95,12 @@ impl<K: std::hash::Hash + Eq> Side<K> {
         self.ngrams.count_reference(&ids, &mut counts);
         let mut matches = vec![0usize; self.order];
         self.ngrams.matches(&counts, &mut matches);
-        for n in 0..self.order {
+        for (n, (&hyp_count, &m)) in self.ngrams.windows.iter().zip(&matches).enumerate() {
             let ref_count = (reference.len() + 1).saturating_sub(n + 1);
             // "Don't count hits if no reference exists for that n-gram"
-            stats.push(if ref_count > 0 { self.ngrams.windows[n] } else { 0 });
+            stats.push(if ref_count > 0 { hyp_count } else { 0 });
             stats.push(ref_count);
-            stats.push(matches[n]);
+            stats.push(m);
         }
     }
 }
@@ -167,8 +167,8 @@ impl ChrF {
         }
         let hyp = prep(hypothesis, self.lowercase);
         let hyp_chars = Side::new(chars(&hyp, self.whitespace), self.char_order);
-        let hyp_words = (self.word_order > 0)
-            .then(|| Side::new(remove_punctuation(&hyp), self.word_order));
+        let hyp_words =
+            (self.word_order > 0).then(|| Side::new(remove_punctuation(&hyp), self.word_order));
         let mut best_f = -1.0;
         let mut best_stats: Vec<usize> = Vec::new();
         let mut stats = Vec::with_capacity(3 * (self.char_order + self.word_order));

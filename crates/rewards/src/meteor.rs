@@ -11,7 +11,7 @@
 use crate::ngram::Interner;
 use crate::porter::{Mode, PorterStemmer};
 use crate::text::py_lower;
-use crate::treebank::word_tokenize;
+use crate::treebank::word_tokenize_into;
 use crate::wordnet::WordNet;
 use rustc_hash::FxHashMap;
 
@@ -37,25 +37,43 @@ impl Default for Meteor {
 
 const STEMMER: PorterStemmer = PorterStemmer::new(Mode::NltkExtensions);
 const NONE: u32 = u32::MAX;
+const UNSET: u32 = u32::MAX - 1;
 
-/// `word_tokenize(text)` lower-cased (`_generate_enums` with `str.lower`) and stemmed.
-struct Text {
-    words: Vec<String>,
-    stems: Vec<String>,
+/// The texts of one (prediction, references) pair, `word_tokenize`d, lower-cased
+/// (`_generate_enums` with `str.lower`) and stemmed, in two string arenas.
+#[derive(Default)]
+struct Texts {
+    words: String,
+    stems: String,
+    /// byte ranges of the words (in `words`) and of their stems (in `stems`)
+    spans: Vec<((usize, usize), (usize, usize))>,
+    /// end (exclusive, in `spans`) of every text
+    ends: Vec<usize>,
 }
 
-impl Text {
-    fn new(text: &str) -> Text {
-        let mut words = word_tokenize(text);
-        for w in &mut words {
-            if w.is_ascii() {
-                w.make_ascii_lowercase();
-            } else {
-                *w = py_lower(w);
-            }
+impl Texts {
+    fn push_word(&mut self, w: &str) {
+        let start = self.words.len();
+        if w.is_ascii() {
+            self.words
+                .extend(w.bytes().map(|b| b.to_ascii_lowercase() as char));
+        } else {
+            self.words.push_str(&py_lower(w));
         }
-        let stems = words.iter().map(|w| STEMMER.stem(w)).collect();
-        Text { words, stems }
+        let word = (start, self.words.len());
+        let stem_start = self.stems.len();
+        STEMMER.stem_into(&self.words[start..], &mut self.stems);
+        self.spans.push((word, (stem_start, self.stems.len())));
+    }
+
+    fn push_text(&mut self, text: &str, raw: &mut String, raw_spans: &mut Vec<(usize, usize)>) {
+        raw.clear();
+        raw_spans.clear();
+        word_tokenize_into(text, raw, raw_spans);
+        for &(a, b) in raw_spans.iter() {
+            self.push_word(&raw[a..b]);
+        }
+        self.ends.push(self.spans.len());
     }
 }
 
@@ -65,7 +83,7 @@ struct Ids {
     stem: Vec<u32>,
 }
 
-/// Per-pair state: id stacks for the matching stages and the synonym cache.
+/// Per-pair state: id stacks for the matching stages and the WordNet caches.
 struct Matcher<'a> {
     strings: Vec<&'a str>,
     /// top of the stack of (remaining) reference positions per id
@@ -73,9 +91,9 @@ struct Matcher<'a> {
     /// next-lower reference position in the same stack
     next: Vec<u32>,
     wordnet: Option<&'a WordNet>,
-    /// WordNet lemma-name id -> pair id (names without '_'), built on first use
-    name_to_id: Option<FxHashMap<u32, u32>>,
-    /// per hypothesis position: pair ids of `synonyms(stem) ∪ {stem}`
+    /// per id: WordNet lemma-name id of the string (NONE: none, or it has '_'); UNSET
+    name: Vec<u32>,
+    /// per hypothesis position: lemma-name ids of the synonyms of its stem
     synonyms: Vec<Option<Vec<u32>>>,
 }
 
@@ -91,60 +109,66 @@ impl Matcher<'_> {
         rkey: &[u32],
         out: &mut Vec<(u32, u32)>,
     ) {
-        self.next.clear();
-        for (k, &j) in rf.iter().enumerate() {
-            let key = rkey[j as usize] as usize;
-            self.next.push(self.head[key]);
-            self.head[key] = k as u32;
-        }
+        self.push_stacks(rf, rkey);
         let mut ref_used = vec![false; rf.len()];
         let mut hyp_used = vec![false; hyp.len()];
         for (hi, &i) in hyp.iter().enumerate().rev() {
-            let key = hkey[i as usize] as usize;
-            let k = self.head[key];
-            if k != NONE {
-                self.head[key] = self.next[k as usize];
-                ref_used[k as usize] = true;
+            if let Some(k) = self.pop(hkey[i as usize]) {
+                ref_used[k] = true;
                 hyp_used[hi] = true;
-                out.push((i, rf[k as usize]));
+                out.push((i, rf[k]));
             }
         }
-        for &j in rf.iter() {
-            self.head[rkey[j as usize] as usize] = NONE;
-        }
+        self.clear_stacks(rf, rkey);
         let mut used = hyp_used.iter();
         hyp.retain(|_| !used.next().copied().unwrap_or(false));
         let mut used = ref_used.iter();
         rf.retain(|_| !used.next().copied().unwrap_or(false));
     }
 
-    /// Pair ids of `{l.name() for s in synsets(stem) ... if '_' not in name} ∪ {stem}`.
-    fn synonyms_of(&mut self, wn: &WordNet, pos: usize, stem: u32) -> &[u32] {
-        if self.synonyms[pos].is_none() {
-            let strings = &self.strings;
-            let name_to_id = self.name_to_id.get_or_insert_with(|| {
-                strings
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| !s.contains('_'))
-                    .filter_map(|(id, s)| wn.name_id(s).map(|n| (n, id as u32)))
-                    .collect()
-            });
-            let mut names = Vec::new();
-            wn.synonym_ids(self.strings[stem as usize], &mut names);
-            let mut ids: Vec<u32> = names
-                .iter()
-                .filter_map(|n| name_to_id.get(n).copied())
-                .collect();
-            ids.push(stem);
-            ids.sort_unstable();
-            ids.dedup();
-            self.synonyms[pos] = Some(ids);
+    /// Stacks of the indices `k` of `rf` by key `rkey[rf[k]]`, highest on top.
+    fn push_stacks(&mut self, rf: &[u32], rkey: &[u32]) {
+        self.next.clear();
+        for (k, &j) in rf.iter().enumerate() {
+            let key = rkey[j as usize] as usize;
+            self.next.push(self.head[key]);
+            self.head[key] = k as u32;
         }
-        self.synonyms[pos].as_deref().unwrap_or(&[])
     }
 
-    /// NLTK `_enum_wordnetsyn_match` on the remaining positions.
+    fn top(&self, key: u32) -> Option<usize> {
+        let k = self.head[key as usize];
+        (k != NONE).then_some(k as usize)
+    }
+
+    fn pop(&mut self, key: u32) -> Option<usize> {
+        let k = self.top(key)?;
+        self.head[key as usize] = self.next[k];
+        Some(k)
+    }
+
+    fn clear_stacks(&mut self, rf: &[u32], rkey: &[u32]) {
+        for &j in rf {
+            self.head[rkey[j as usize] as usize] = NONE;
+        }
+    }
+
+    /// The lemma-name id of string `id`, if it is a lemma name without '_'.
+    fn name_of(&mut self, wn: &WordNet, id: u32) -> u32 {
+        if self.name[id as usize] == UNSET {
+            let s = self.strings[id as usize];
+            self.name[id as usize] = if s.contains('_') {
+                NONE
+            } else {
+                wn.name_id(s).unwrap_or(NONE)
+            };
+        }
+        self.name[id as usize]
+    }
+
+    /// NLTK `_enum_wordnetsyn_match` on the remaining positions: a hypothesis
+    /// word (last first) matches the last remaining reference word equal to its
+    /// stem or to a lemma name (without '_') of a synset of its stem.
     fn wordnet_stage(
         &mut self,
         wn: &WordNet,
@@ -154,30 +178,41 @@ impl Matcher<'_> {
         ref_stem: &[u32],
         out: &mut Vec<(u32, u32)>,
     ) {
-        self.next.clear();
-        for (k, &j) in rf.iter().enumerate() {
-            let key = ref_stem[j as usize] as usize;
-            self.next.push(self.head[key]);
-            self.head[key] = k as u32;
+        self.push_stacks(rf, ref_stem);
+        // lemma-name id -> id of the remaining reference stem with that name
+        let mut by_name: FxHashMap<u32, u32> = FxHashMap::default();
+        for &j in rf {
+            let stem = ref_stem[j as usize];
+            let name = self.name_of(wn, stem);
+            if name != NONE {
+                by_name.insert(name, stem);
+            }
         }
         for &i in hyp.iter().rev() {
-            let syns = self.synonyms_of(wn, i as usize, hyp_stem[i as usize]).to_vec();
-            // the synonym whose last remaining reference position is highest
-            let mut best: Option<(u32, u32)> = None;
-            for s in syns {
-                let k = self.head[s as usize];
-                if k != NONE && best.is_none_or(|(bk, _)| k > bk) {
+            let stem = hyp_stem[i as usize];
+            if self.synonyms[i as usize].is_none() {
+                let mut names = Vec::new();
+                wn.synonym_ids(self.strings[stem as usize], &mut names);
+                names.sort_unstable();
+                names.dedup();
+                self.synonyms[i as usize] = Some(names);
+            }
+            // the candidate whose last remaining reference position is highest
+            let mut best: Option<(usize, u32)> = self.top(stem).map(|k| (k, stem));
+            for n in self.synonyms[i as usize].as_deref().unwrap_or(&[]) {
+                if let Some(&s) = by_name.get(n)
+                    && let Some(k) = self.top(s)
+                    && best.is_none_or(|(bk, _)| k > bk)
+                {
                     best = Some((k, s));
                 }
             }
             if let Some((k, s)) = best {
-                self.head[s as usize] = self.next[k as usize];
-                out.push((i, rf[k as usize]));
+                self.pop(s);
+                out.push((i, rf[k]));
             }
         }
-        for &j in rf {
-            self.head[ref_stem[j as usize] as usize] = NONE;
-        }
+        self.clear_stacks(rf, ref_stem);
     }
 }
 
@@ -202,8 +237,20 @@ impl Meteor {
         let mut hyp_left: Vec<u32> = (0..tl as u32).collect();
         let mut ref_left: Vec<u32> = (0..rl as u32).collect();
         let mut matches = Vec::with_capacity(tl.min(rl));
-        m.match_stage(&mut hyp_left, &mut ref_left, &hyp.word, &rf.word, &mut matches);
-        m.match_stage(&mut hyp_left, &mut ref_left, &hyp.stem, &rf.stem, &mut matches);
+        m.match_stage(
+            &mut hyp_left,
+            &mut ref_left,
+            &hyp.word,
+            &rf.word,
+            &mut matches,
+        );
+        m.match_stage(
+            &mut hyp_left,
+            &mut ref_left,
+            &hyp.stem,
+            &rf.stem,
+            &mut matches,
+        );
         if self.wordnet
             && !hyp_left.is_empty()
             && !ref_left.is_empty()
@@ -226,12 +273,14 @@ impl Meteor {
 
     /// `single_meteor_score(reference, hypothesis)` on pre-tokenized input.
     pub fn single_tokens(&self, reference: &[String], hypothesis: &[String]) -> f64 {
-        let lower = |t: &[String]| -> Text {
-            let words: Vec<String> = t.iter().map(|w| py_lower(w)).collect();
-            let stems = words.iter().map(|w| STEMMER.stem(w)).collect();
-            Text { words, stems }
-        };
-        self.score_texts(&lower(hypothesis), &[lower(reference)])
+        let mut texts = Texts::default();
+        for t in [hypothesis, reference] {
+            for w in t {
+                texts.push_word(w);
+            }
+            texts.ends.push(texts.spans.len());
+        }
+        self.score_texts(&texts)
     }
 
     /// Max over references on `word_tokenize`d text; 0.0 without references.
@@ -239,40 +288,59 @@ impl Meteor {
         if references.is_empty() {
             return 0.0;
         }
-        let hyp = Text::new(prediction);
-        let refs: Vec<Text> = references.iter().map(|r| Text::new(r)).collect();
-        self.score_texts(&hyp, &refs)
+        let mut texts = Texts::default();
+        let (mut raw, mut raw_spans) = (String::new(), Vec::new());
+        texts.push_text(prediction, &mut raw, &mut raw_spans);
+        for r in references {
+            texts.push_text(r, &mut raw, &mut raw_spans);
+        }
+        self.score_texts(&texts)
     }
 
-    fn score_texts(&self, hyp: &Text, refs: &[Text]) -> f64 {
-        let mut vocab: Interner<&str> = Interner::with_capacity(4 * hyp.words.len() + 16);
-        fn ids<'t>(t: &'t Text, vocab: &mut Interner<&'t str>) -> Ids {
-            Ids {
-                word: t.words.iter().map(|w| vocab.intern(w)).collect(),
-                stem: t.stems.iter().map(|w| vocab.intern(w)).collect(),
+    /// Max over `texts[1..]` (references) of the score of `texts[0]` (hypothesis).
+    fn score_texts(&self, texts: &Texts) -> f64 {
+        let mut vocab: Interner<&str> = Interner::with_capacity(2 * texts.spans.len());
+        let mut strings: Vec<&str> = Vec::with_capacity(2 * texts.spans.len());
+        fn intern<'t>(
+            s: &'t str,
+            vocab: &mut Interner<&'t str>,
+            strings: &mut Vec<&'t str>,
+        ) -> u32 {
+            let id = vocab.intern(s);
+            if id as usize == strings.len() {
+                strings.push(s);
             }
+            id
         }
-        let hyp_ids = ids(hyp, &mut vocab);
-        let ref_ids: Vec<Ids> = refs.iter().map(|r| ids(r, &mut vocab)).collect();
-        let mut strings = vec![""; vocab.len()];
-        for t in std::iter::once(hyp).chain(refs) {
-            for w in t.words.iter().chain(&t.stems) {
-                if let Some(id) = vocab.get(w.as_str()) {
-                    strings[id as usize] = w;
-                }
+        let mut ids: Vec<Ids> = Vec::with_capacity(texts.ends.len());
+        let mut start = 0;
+        for &end in &texts.ends {
+            let spans = &texts.spans[start..end];
+            let mut word = Vec::with_capacity(spans.len());
+            let mut stem = Vec::with_capacity(spans.len());
+            for &((a, b), (c, d)) in spans {
+                word.push(intern(&texts.words[a..b], &mut vocab, &mut strings));
+                stem.push(intern(&texts.stems[c..d], &mut vocab, &mut strings));
             }
+            ids.push(Ids { word, stem });
+            start = end;
         }
+        let n_ids = strings.len();
         let mut m = Matcher {
-            head: vec![NONE; strings.len()],
             strings,
+            head: vec![NONE; n_ids],
             next: Vec::new(),
-            wordnet: if self.wordnet { WordNet::global() } else { None },
-            name_to_id: None,
-            synonyms: vec![None; hyp.words.len()],
+            wordnet: if self.wordnet {
+                WordNet::global()
+            } else {
+                None
+            },
+            name: vec![UNSET; n_ids],
+            synonyms: vec![None; ids[0].word.len()],
         };
-        ref_ids
+        ids[1..]
             .iter()
-            .map(|r| self.single(&hyp_ids, r, &mut m))
+            .map(|r| self.single(&ids[0], r, &mut m))
             .fold(None, |a: Option<f64>, s| {
                 Some(a.map_or(s, |a| if s > a { s } else { a }))
             })

@@ -205,7 +205,14 @@ pub fn tokens_13a(line: &str, s: &mut Scratch, out: &mut String, spans: &mut Vec
         };
         if sep {
             if word_start < i {
-                emit_word(&pre[word_start..i], n_special, last_special.wrapping_sub(word_start), s, out, spans);
+                emit_word(
+                    &pre[word_start..i],
+                    n_special,
+                    last_special.wrapping_sub(word_start),
+                    s,
+                    out,
+                    spans,
+                );
             }
             if c < 0x80 && c != b' ' && BYTE_CLASS[c as usize] & PUNCT_13A != 0 {
                 push_token(&pre[i..i + 1], out, spans);
@@ -216,7 +223,14 @@ pub fn tokens_13a(line: &str, s: &mut Scratch, out: &mut String, spans: &mut Vec
         i += len;
     }
     if word_start < n {
-        emit_word(&pre[word_start..], n_special, last_special.wrapping_sub(word_start), s, out, spans);
+        emit_word(
+            &pre[word_start..],
+            n_special,
+            last_special.wrapping_sub(word_start),
+            s,
+            out,
+            spans,
+        );
     }
 }
 
@@ -243,7 +257,11 @@ fn emit_word(
         return;
     }
     // "word." / "word," (also "5."): the three passes only cut off the final '.' or ','
-    if n_special == 1 && wb.len() >= 2 && last_special == wb.len() - 1 && is_dot_comma(wb[last_special]) {
+    if n_special == 1
+        && wb.len() >= 2
+        && last_special == wb.len() - 1
+        && is_dot_comma(wb[last_special])
+    {
         push_token(&w[..last_special], out, spans);
         push_token(&w[last_special..], out, spans);
         return;

@@ -149,7 +149,8 @@ mod tests {
         let mut m = HashMap::new();
         for n in 1..=max_order {
             for w in t.windows(n) {
-                *m.entry(w.iter().map(|s| s.to_string()).collect()).or_default() += 1;
+                *m.entry(w.iter().map(|s| s.to_string()).collect())
+                    .or_default() += 1;
             }
         }
         m

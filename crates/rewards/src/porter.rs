@@ -273,9 +273,7 @@ impl PorterStemmer {
             Cond::Always => true,
             Cond::MeasureGt0 => measure(stem) > 0,
             Cond::MeasureGt1 => measure(stem) > 1,
-            Cond::Ion => {
-                measure(stem) > 1 && stem.last().is_some_and(|c| c.is(b's') || c.is(b't'))
-            }
+            Cond::Ion => measure(stem) > 1 && stem.last().is_some_and(|c| c.is(b's') || c.is(b't')),
             Cond::Logi => measure(&w[..w.len() - 3]) > 0,
             Cond::NltkY => stem.len() > 1 && is_consonant(stem, stem.len() - 1),
             Cond::OriginalY => contains_vowel(stem),
@@ -450,9 +448,9 @@ impl PorterStemmer {
         write: impl Fn(&[L], &mut String),
     ) {
         if self.mode == Mode::NltkExtensions
-            && let Some((_, v)) = POOL.iter().find(|(k, _)| {
-                k.len() == w.len() && k.bytes().zip(w.iter()).all(|(a, c)| c.is(a))
-            })
+            && let Some((_, v)) = POOL
+                .iter()
+                .find(|(k, _)| k.len() == w.len() && k.bytes().zip(w.iter()).all(|(a, c)| c.is(a)))
         {
             out.push_str(v);
             return;

@@ -164,13 +164,11 @@ impl PyRougeL {
                 }
             }));
         } else {
-            clean.extend(py_lower(sentence).chars().map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c
-                } else {
-                    ' '
-                }
-            }));
+            clean.extend(
+                py_lower(sentence)
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }),
+            );
         }
         let text = clean.trim_matches(' ');
         let replaced;

@@ -306,9 +306,7 @@ pub fn build(id: &str, args: &Value) -> Result<Box<dyn Reward>, ConfigError> {
         }
         "f1" => {
             Args::new(id, args, &[])?;
-            Ok(boxed("f1", |s| {
-                squad::f1_max(&s.prediction, &s.references)
-            }))
+            Ok(boxed("f1", |s| squad::f1_max(&s.prediction, &s.references)))
         }
         "exact_match" => {
             Args::new(id, args, &[])?;

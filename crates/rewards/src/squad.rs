@@ -99,7 +99,10 @@ fn f1_tokens(prediction: &[&str], ground_truth: &[&str]) -> f64 {
 /// `f1_score(prediction, ground_truth)`.
 pub fn f1(prediction: &str, ground_truth: &str) -> f64 {
     let (mut a, mut b) = (String::new(), String::new());
-    f1_tokens(&normalized_tokens(prediction, &mut a), &normalized_tokens(ground_truth, &mut b))
+    f1_tokens(
+        &normalized_tokens(prediction, &mut a),
+        &normalized_tokens(ground_truth, &mut b),
+    )
 }
 
 /// `exact_match_score(prediction, ground_truth)` as 0.0/1.0.
@@ -141,8 +144,14 @@ mod tests {
 
     #[test]
     fn articles_need_python_word_boundaries() {
-        assert_eq!(normalize_answer("The cat and a dog, an apple"), "cat and dog apple");
-        assert_eq!(normalize_answer("theme, another, alpha"), "theme another alpha");
+        assert_eq!(
+            normalize_answer("The cat and a dog, an apple"),
+            "cat and dog apple"
+        );
+        assert_eq!(
+            normalize_answer("theme, another, alpha"),
+            "theme another alpha"
+        );
         // '½' is a word character for Python's `re` (str.isalnum), so no boundary
         assert_eq!(normalize_answer("½a a½ a"), "½a a½");
         assert_eq!(normalize_answer("the_a a1 1the the"), "thea a1 1the");
@@ -151,10 +160,22 @@ mod tests {
 
     #[test]
     fn f1_counts_common_tokens() {
-        assert_eq!(f1("the cat sat", "a cat sat down"), 2.0 * (1.0 * 2.0 / 3.0) / (1.0 + 2.0 / 3.0));
+        assert_eq!(
+            f1("the cat sat", "a cat sat down"),
+            2.0 * (1.0 * 2.0 / 3.0) / (1.0 + 2.0 / 3.0)
+        );
         assert_eq!(f1("cat cat", "cat"), 2.0 * 0.5 / 1.5);
         assert_eq!(f1("", "cat"), 0.0);
-        assert_eq!(f1_max("Paris", &["paris, france".into(), "the city of paris".into()]), 2.0 * 0.5 / 1.5);
-        assert_eq!(exact_match_max("The Paris!", &["london".into(), "paris".into()]), 1.0);
+        assert_eq!(
+            f1_max(
+                "Paris",
+                &["paris, france".into(), "the city of paris".into()]
+            ),
+            2.0 * 0.5 / 1.5
+        );
+        assert_eq!(
+            exact_match_max("The Paris!", &["london".into(), "paris".into()]),
+            1.0
+        );
     }
 }

@@ -41,6 +41,8 @@ enum Kind {
 struct Pass {
     kind: Kind,
     guard: Guard,
+    /// the bytes a replacement can add to the text (its literal part)
+    adds: Vec<u8>,
 }
 
 struct Rules {
@@ -58,10 +60,17 @@ fn rules() -> &'static Rules {
         let p = |re: &str, rep: &'static str, guard: Guard| Pass {
             kind: Kind::Re(Regex::new(re).unwrap(), rep),
             guard,
+            adds: Regex::new(r"\$\{\d\}")
+                .unwrap()
+                .replace_all(rep, "")
+                .bytes()
+                .collect(),
         };
+        // the written-out passes only insert spaces
         let native = |f: fn(&str) -> Option<String>, guard: Guard| Pass {
             kind: Kind::Native(f),
             guard,
+            adds: vec![b' '],
         };
         use Guard::*;
         let starting = vec![
@@ -95,7 +104,11 @@ fn rules() -> &'static Rules {
             p("\"", " '' ", Any(b"\"")),
             native(squeeze_whitespace, Whitespace),
             p("([^' ])('[sS]|'[mM]|'[dD]|') ", "${1} ${2} ", Any(b"'")),
-            p("([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "${1} ${2} ", Any(b"'")),
+            p(
+                "([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ",
+                "${1} ${2} ",
+                Any(b"'"),
+            ),
         ];
         let contractions = vec![
             p("(?i)\\b(can)(not)\\b", " ${1} ${2} ", Contraction),
@@ -144,29 +157,40 @@ impl Guard {
                     changes
                 })
             }
+            // every such substring has an apostrophe: look only around those
             Guard::SubNoCase(sub) => {
-                present[sub.as_bytes()[0] as usize]
-                    && t.as_bytes()
-                        .windows(sub.len())
-                        .any(|w| w.eq_ignore_ascii_case(sub.as_bytes()))
+                let k = sub.find('\'').expect("apostrophe");
+                present[b'\'' as usize]
+                    && t.match_indices('\'').any(|(i, _)| {
+                        i >= k
+                            && t.as_bytes()
+                                .get(i - k..i - k + sub.len())
+                                .is_some_and(|w| w.eq_ignore_ascii_case(sub.as_bytes()))
+                    })
             }
-            Guard::Quotes => present[b'"' as usize] || (present[b'\'' as usize] && t.contains("''")),
-            // every one of these words has a doubled "nn", "mm" or "tt"
-            Guard::Contraction => {
-                t.as_bytes().windows(2).any(|w| {
-                    let a = w[0].to_ascii_lowercase();
-                    a == w[1].to_ascii_lowercase() && matches!(a, b'n' | b'm' | b't')
-                }) && contraction.is_match(t)
+            Guard::Quotes => {
+                present[b'"' as usize] || (present[b'\'' as usize] && t.contains("''"))
             }
+            // every one of these words has a doubled "nn", "mm" or "tt"; passes only
+            // insert spaces and punctuation, so the first text decides (`present[0]`)
+            Guard::Contraction => present[0] && contraction.is_match(t),
         }
     }
 }
 
+/// Marks the bytes of `t`; `present[0]` (NUL cannot change the outcome of any
+/// rule) records a case-insensitive "nn", "mm" or "tt" instead.
 fn mark_bytes(t: &str, present: &mut [bool; 256]) {
     present.fill(false);
+    let mut prev = 0u8;
+    let mut double = false;
     for b in t.bytes() {
         present[b as usize] = true;
+        let l = b.to_ascii_lowercase();
+        double |= l == prev && matches!(l, b'n' | b'm' | b't');
+        prev = l;
     }
+    present[0] = double;
 }
 
 /// The two "final period" rules: `([^\.])(\.)(C*)\s*$` with closing characters
@@ -201,7 +225,12 @@ fn final_period_with(t: &str, closer: fn(char) -> bool, spaced: bool) -> Option<
 fn final_period_spaced(t: &str) -> Option<String> {
     final_period_with(
         t,
-        |c| matches!(c, ']' | ')' | '}' | '>' | '"' | '\'' | '»' | '”' | '’' | ' '),
+        |c| {
+            matches!(
+                c,
+                ']' | ')' | '}' | '>' | '"' | '\'' | '»' | '”' | '’' | ' '
+            )
+        },
         true,
     )
 }
@@ -318,7 +347,18 @@ fn split_opening_apostrophes(text: &str) -> String {
 }
 
 /// `NLTKWordTokenizer().tokenize(text)`.
+///
+/// `present` marks every byte that may occur in the current text (a superset:
+/// a replacement only adds the literal bytes of its template), which is all
+/// the guards need to skip a pass safely.
 pub fn treebank_tokenize(text: &str) -> Vec<String> {
+    let (mut out, mut spans) = (String::new(), Vec::new());
+    treebank_tokenize_into(text, &mut out, &mut spans);
+    spans.iter().map(|&(a, b)| out[a..b].to_string()).collect()
+}
+
+/// [`treebank_tokenize`] appending the tokens to `out` and their byte ranges to `spans`.
+pub fn treebank_tokenize_into(text: &str, out: &mut String, spans: &mut Vec<(usize, usize)>) {
     let r = rules();
     let mut t: Cow<str> = Cow::Borrowed(text);
     let mut present = [false; 256];
@@ -326,6 +366,7 @@ pub fn treebank_tokenize(text: &str) -> Vec<String> {
     for (i, pass) in r.passes.iter().enumerate() {
         if i == r.opening_apostrophes_at && present[b'\'' as usize] {
             t = Cow::Owned(split_opening_apostrophes(&t));
+            present[b' ' as usize] = true;
         }
         if i == r.pad_at {
             t = Cow::Owned(format!(" {t} "));
@@ -342,19 +383,31 @@ pub fn treebank_tokenize(text: &str) -> Vec<String> {
             Kind::Native(f) => f(&t),
         };
         if let Some(new) = new {
-            mark_bytes(&new, &mut present);
+            for &b in &pass.adds {
+                present[b as usize] = true;
+            }
             t = Cow::Owned(new);
         }
     }
-    py_split(&t).map(str::to_string).collect()
+    for tok in py_split(&t) {
+        let start = out.len();
+        out.push_str(tok);
+        spans.push((start, out.len()));
+    }
 }
 
 /// `nltk.word_tokenize(text)` (English, `preserve_line=False`).
 pub fn word_tokenize(text: &str) -> Vec<String> {
-    crate::punkt::sent_tokenize(text)
-        .iter()
-        .flat_map(|s| treebank_tokenize(s))
-        .collect()
+    let (mut out, mut spans) = (String::new(), Vec::new());
+    word_tokenize_into(text, &mut out, &mut spans);
+    spans.iter().map(|&(a, b)| out[a..b].to_string()).collect()
+}
+
+/// [`word_tokenize`] appending the tokens to `out` and their byte ranges to `spans`.
+pub fn word_tokenize_into(text: &str, out: &mut String, spans: &mut Vec<(usize, usize)>) {
+    for s in crate::punkt::sent_tokenize(text) {
+        treebank_tokenize_into(&s, out, spans);
+    }
 }
 
 #[cfg(test)]
@@ -381,16 +434,25 @@ mod tests {
     }
 
     const ALPHABET: &[&str] = &[
-        "a", "Z", "7", "٣", ".", ",", ":", " ", "\n", "\t", "\u{a0}", ")", "]", "}", ">", "\"", "'",
-        "»", "”", "’", "é", "..",
+        "a", "Z", "7", "٣", ".", ",", ":", " ", "\n", "\t", "\u{a0}", ")", "]", "}", ">", "\"",
+        "'", "»", "”", "’", "é", "..",
     ];
 
     #[test]
     fn native_passes_equal_nltk_regular_expressions() {
         let norm = |s: &str| py_split(s).collect::<Vec<_>>().join(" ");
-        let cases: [(&str, &str, fn(&str) -> Option<String>); 5] = [
-            ("([^.])(\\.)([\\])}>\"'»”’ ]*)\\s*$", "${1} ${2} ${3} ", final_period_spaced),
-            ("([^.])(\\.)([\\])}>\"']*)\\s*$", "${1} ${2}${3} ", final_period),
+        type Native = fn(&str) -> Option<String>;
+        let cases: [(&str, &str, Native); 5] = [
+            (
+                "([^.])(\\.)([\\])}>\"'»”’ ]*)\\s*$",
+                "${1} ${2} ${3} ",
+                final_period_spaced,
+            ),
+            (
+                "([^.])(\\.)([\\])}>\"']*)\\s*$",
+                "${1} ${2}${3} ",
+                final_period,
+            ),
             ("([:,])([^\\d])", " ${1} ${2}", split_colon_comma),
             ("([:,])\\n?$", " ${1} ", final_colon_comma),
             ("\\s+", " ", squeeze_whitespace),

@@ -106,8 +106,7 @@ impl WordNet {
                     wn.synset_names.push(id);
                 }
                 by_offset.insert(offset, wn.synsets.len() as u32);
-                wn.synsets
-                    .push(names_start..wn.synset_names.len() as u32);
+                wn.synsets.push(names_start..wn.synset_names.len() as u32);
             }
             // index.POS: lemma -> synset offsets
             let idx = std::fs::read_to_string(dir.join(format!("index.{name}")))?;
