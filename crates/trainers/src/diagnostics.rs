@@ -54,6 +54,29 @@ pub fn fraction_below(stats: &[RewardStats], threshold: f64) -> f64 {
     stats.iter().filter(|s| s.std < threshold).count() as f64 / stats.len() as f64
 }
 
+/// Reward mean and std of every example, estimated from `k` samples each (one batched
+/// generation of `examples.len() * k` sequences under `sampling`).
+pub fn sampled_reward_stats<B: burn::tensor::backend::Backend>(
+    model: &model::GPT2LMHeadModel<B>,
+    examples: &[crate::lm::Example],
+    reward: &crate::lm::TaskReward,
+    k: usize,
+    sampling: &model::SamplingConfig,
+) -> Vec<RewardStats> {
+    let prompts: Vec<Vec<u32>> = examples
+        .iter()
+        .flat_map(|x| std::iter::repeat_n(x.prompt_ids.clone(), k))
+        .collect();
+    let device = model.transformer.wte.weight.device();
+    let out = model::generate(model, &prompts, sampling, &device);
+    let refs: Vec<&crate::lm::Example> = examples
+        .iter()
+        .flat_map(|x| std::iter::repeat_n(x, k))
+        .collect();
+    let r = reward.score(&refs, &out.tokens);
+    r.chunks(k).map(RewardStats::from_samples).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,27 +111,4 @@ mod tests {
             0.5
         );
     }
-}
-
-/// Reward mean and std of every example, estimated from `k` samples each (one batched
-/// generation of `examples.len() * k` sequences under `sampling`).
-pub fn sampled_reward_stats<B: burn::tensor::backend::Backend>(
-    model: &model::GPT2LMHeadModel<B>,
-    examples: &[crate::lm::Example],
-    reward: &crate::lm::TaskReward,
-    k: usize,
-    sampling: &model::SamplingConfig,
-) -> Vec<RewardStats> {
-    let prompts: Vec<Vec<u32>> = examples
-        .iter()
-        .flat_map(|x| std::iter::repeat_n(x.prompt_ids.clone(), k))
-        .collect();
-    let device = model.transformer.wte.weight.device();
-    let out = model::generate(model, &prompts, sampling, &device);
-    let refs: Vec<&crate::lm::Example> = examples
-        .iter()
-        .flat_map(|x| std::iter::repeat_n(x, k))
-        .collect();
-    let r = reward.score(&refs, &out.tokens);
-    r.chunks(k).map(RewardStats::from_samples).collect()
 }

@@ -14,6 +14,9 @@
 //! * [`classify`]: classifiers over a small label space (the controlled experiments, Section 4.2):
 //!   SFT with (soft-label) cross-entropy and exact expected-gradient RFT.
 
+// `!(x > 0.0)` on purpose: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod checkpoint;
 pub mod classify;
 pub mod diagnostics;

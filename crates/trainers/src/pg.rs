@@ -68,7 +68,7 @@ impl Estimator {
 /// Advantages of `rewards`, laid out as consecutive groups of `k` samples of one prompt.
 pub fn advantages(estimator: Estimator, rewards: &[f64], k: usize) -> Vec<f64> {
     assert!(
-        k >= 1 && rewards.len() % k == 0,
+        k >= 1 && rewards.len().is_multiple_of(k),
         "rewards come in groups of k"
     );
     let mean = |g: &[f64]| g.iter().sum::<f64>() / g.len() as f64;

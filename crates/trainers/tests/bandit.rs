@@ -4,6 +4,8 @@
 //! reward; and from a policy that is almost deterministic on a wrong output (tiny reward std), the
 //! exact RFT update is tiny while SFT moves it: the paper's effect in a unit test.
 
+#![allow(clippy::type_complexity)]
+
 mod common;
 
 use burn::tensor::ElementConversion;

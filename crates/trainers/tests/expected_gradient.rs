@@ -1,6 +1,8 @@
 //! The exact expected gradient of V(x) = sum_y p(y|x) r(x, y): it equals finite differences of V,
 //! and the mean of many REINFORCE gradients r(x, y) grad log p(y|x), y ~ p.
 
+#![allow(clippy::type_complexity)]
+
 mod common;
 
 use burn::tensor::{ElementConversion, Tensor, TensorData};

@@ -141,7 +141,7 @@ impl Experiment for SyntheticConfig {
         if self.group_size < 2 && self.algorithm != Algorithm::Ppo {
             bail!("group_size must be >= 2 for {}", self.algorithm.name());
         }
-        if self.n_head == 0 || self.n_embd % self.n_head != 0 {
+        if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             bail!(
                 "n_embd ({}) must be a multiple of n_head ({})",
                 self.n_embd,
@@ -215,7 +215,7 @@ impl Experiment for SyntheticConfig {
                         learning_rate: l.learning_rate,
                         samples: l.episodes,
                     });
-                    if (it + 1) % self.diag_every == 0 {
+                    if (it + 1).is_multiple_of(self.diag_every) {
                         record(&t.model.policy, it + 1, &mut inputs);
                     }
                 }
@@ -243,7 +243,7 @@ impl Experiment for SyntheticConfig {
                         learning_rate: l.learning_rate,
                         samples: self.ppo.env.n_envs * self.group_size,
                     });
-                    if (it + 1) % self.diag_every == 0 {
+                    if (it + 1).is_multiple_of(self.diag_every) {
                         record(&t.policy, it + 1, &mut inputs);
                     }
                 }
@@ -253,7 +253,7 @@ impl Experiment for SyntheticConfig {
         let secs = t0.elapsed().as_secs_f64();
         let (greedy1, _) =
             evaluate_greedy(&final_model.valid(), &examples, &reward, tokens, max_new);
-        if self.iterations % self.diag_every != 0 {
+        if !self.iterations.is_multiple_of(self.diag_every) {
             record(&final_model, self.iterations, &mut inputs);
         }
         let per_sec = self.iterations as f64 / secs.max(1e-9);
