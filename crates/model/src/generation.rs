@@ -740,42 +740,85 @@ fn choose_token(
 
 /// The distribution sampling draws from: `softmax(logits / T)` restricted by the banned token,
 /// top-k and top-p, renormalised. Public for tests and for callers that need the exact policy.
+///
+/// Only as much of the vocabulary is sorted as top-k / top-p need (none without them); the order
+/// is by descending logit with ties broken by the lower index.
 pub fn sampling_distribution(row: &[f32], config: &SamplingConfig, ban: Option<u32>) -> Vec<f64> {
     let t = config.temperature;
     let mut scaled: Vec<f64> = row.iter().map(|&x| x as f64 / t).collect();
     if let Some(ban) = ban {
         scaled[ban as usize] = f64::NEG_INFINITY;
     }
-    // Indices sorted by descending logit (stable, so ties keep the lower index first).
-    let mut order: Vec<usize> = (0..row.len()).collect();
-    order.sort_by(|&a, &b| scaled[b].total_cmp(&scaled[a]));
-    let mut keep = order.len();
-    if let Some(k) = config.top_k {
-        keep = keep.min(k.max(1));
-    }
-    let max = scaled[order[0]];
+    let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let by_logit = |a: &usize, b: &usize| scaled[*b].total_cmp(&scaled[*a]).then(a.cmp(b));
     let mut probs = vec![0.0; row.len()];
-    for &i in &order[..keep] {
-        probs[i] = (scaled[i] - max).exp();
+    let Some(k) = config.top_k.map(|k| k.clamp(1, row.len())) else {
+        if config.top_p.is_none() {
+            for (p, &x) in probs.iter_mut().zip(&scaled) {
+                *p = (x - max).exp();
+            }
+            let z: f64 = probs.iter().sum();
+            probs.iter_mut().for_each(|p| *p /= z);
+            return probs;
+        }
+        return nucleus(
+            &scaled,
+            (0..row.len()).collect(),
+            max,
+            config.top_p,
+            by_logit,
+        );
+    };
+    // The k most likely tokens, then top-p among them.
+    let mut order: Vec<usize> = (0..row.len()).collect();
+    if k < order.len() {
+        order.select_nth_unstable_by(k - 1, by_logit);
+        order.truncate(k);
     }
-    let z: f64 = probs.iter().sum();
-    probs.iter_mut().for_each(|p| *p /= z);
-    if let Some(top_p) = config.top_p {
-        let mut acc = 0.0;
-        let mut cut = keep;
-        for (rank, &i) in order[..keep].iter().enumerate() {
+    nucleus(&scaled, order, max, config.top_p, by_logit)
+}
+
+/// `softmax` over the candidates `order`, then (with `top_p`) the smallest prefix of them, by
+/// descending logit, whose probability reaches `top_p`, renormalised. Sorts lazily: a growing
+/// prefix at a time, until the mass is reached.
+fn nucleus(
+    scaled: &[f64],
+    mut order: Vec<usize>,
+    max: f64,
+    top_p: Option<f64>,
+    by_logit: impl Fn(&usize, &usize) -> std::cmp::Ordering + Copy,
+) -> Vec<f64> {
+    let mut probs = vec![0.0; scaled.len()];
+    let z: f64 = order.iter().map(|&i| (scaled[i] - max).exp()).sum();
+    for &i in &order {
+        probs[i] = (scaled[i] - max).exp() / z;
+    }
+    let Some(top_p) = top_p else {
+        return probs;
+    };
+    let (mut acc, mut cut, mut start, mut chunk) = (0.0, order.len(), 0, 64);
+    'outer: while start < order.len() {
+        let end = (start + chunk).min(order.len());
+        let rest = &mut order[start..];
+        if end - start < rest.len() {
+            rest.select_nth_unstable_by(end - start - 1, by_logit);
+        }
+        order[start..end].sort_by(by_logit);
+        for (rank, &i) in order.iter().enumerate().take(end).skip(start) {
             acc += probs[i];
             if acc >= top_p {
                 cut = rank + 1;
-                break;
+                break 'outer;
             }
         }
-        for &i in &order[cut..keep] {
-            probs[i] = 0.0;
-        }
-        let z: f64 = probs.iter().sum();
-        probs.iter_mut().for_each(|p| *p /= z);
+        start = end;
+        chunk *= 4;
     }
+    for &i in &order[cut..] {
+        probs[i] = 0.0;
+    }
+    let z: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= z);
     probs
 }
 
@@ -813,6 +856,53 @@ mod tests {
         );
         assert!(p[1] > 0.0 && p[3] > 0.0 && p[0] == 0.0 && p[2] == 0.0);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// The lazily sorted top-k / top-p equal a full stable sort, on a row with many ties.
+    #[test]
+    fn partial_sorting_equals_full_sorting() {
+        let row: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 97) as f32 / 9.0).collect();
+        for (top_k, top_p) in [
+            (None, Some(0.9)),
+            (Some(50), Some(0.5)),
+            (Some(300), None),
+            (None, Some(0.999)),
+        ] {
+            let c = SamplingConfig {
+                top_k,
+                top_p,
+                temperature: 0.7,
+                ..config()
+            };
+            let got = sampling_distribution(&row, &c, Some(3));
+            // Reference: full stable sort by descending logit.
+            let scaled: Vec<f64> = row.iter().map(|&x| x as f64 / 0.7).collect();
+            let mut order: Vec<usize> = (0..row.len()).filter(|&i| i != 3).collect();
+            order.sort_by(|&a, &b| scaled[b].total_cmp(&scaled[a]));
+            order.truncate(top_k.unwrap_or(order.len()));
+            let max = scaled[order[0]];
+            let z: f64 = order.iter().map(|&i| (scaled[i] - max).exp()).sum();
+            let mut keep = order.len();
+            if let Some(p) = top_p {
+                let mut acc = 0.0;
+                for (r, &i) in order.iter().enumerate() {
+                    acc += (scaled[i] - max).exp() / z;
+                    if acc >= p {
+                        keep = r + 1;
+                        break;
+                    }
+                }
+            }
+            let kept = &order[..keep];
+            let z2: f64 = kept.iter().map(|&i| (scaled[i] - max).exp()).sum();
+            let mut want = vec![0.0; row.len()];
+            for &i in kept {
+                want[i] = (scaled[i] - max).exp() / z2;
+            }
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-12, "{top_k:?} {top_p:?}");
+            }
+        }
     }
 
     #[test]

@@ -161,7 +161,9 @@ impl Activation {
 /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`.
 pub fn gelu_new<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let c = (2.0f64 / std::f64::consts::PI).sqrt();
-    let inner = (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715)).mul_scalar(c);
+    // x^3 as two products: burn-flex computes `powi_scalar(3)` with a scalar `powf`.
+    let cube = x.clone() * x.clone() * x.clone();
+    let inner = (x.clone() + cube.mul_scalar(0.044715)).mul_scalar(c);
     (inner.tanh().add_scalar(1.0) * x).mul_scalar(0.5)
 }
 

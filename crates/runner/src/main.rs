@@ -75,6 +75,53 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
     },
+    /// Continue a prompt with a language-model checkpoint (GPT-2 or T5, Hugging Face layout).
+    Generate {
+        /// Checkpoint directory: config.json, model.safetensors, tokenizer files.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        prompt: String,
+        /// Beam search with this many beams (deterministic) when above 1.
+        #[arg(long, default_value_t = 1)]
+        num_beams: usize,
+        #[arg(long, default_value_t = 48)]
+        max_new_tokens: usize,
+        #[arg(long, default_value_t = 0)]
+        min_new_tokens: usize,
+        /// Sampling temperature; 0 decodes greedily.
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f64,
+        #[arg(long)]
+        top_k: Option<usize>,
+        #[arg(long)]
+        top_p: Option<f64>,
+        /// Beam search ranks finished beams by sum log p / length^length_penalty.
+        #[arg(long, default_value_t = 1.0)]
+        length_penalty: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// cpu, wgpu or cuda (the last two need the runner built with that feature).
+        #[arg(long, default_value = "cpu")]
+        device: model::DeviceKind,
+        /// Print tokens, per-token log-probs and the sum as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-token log-probs of given completions: reads JSONL lines `{"prompt", "completion"}`,
+    /// prints one `{"line", "token_ids", "tokens", "logprobs", "sum"}` line each.
+    Logprobs {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Input JSONL file ('-' for standard input).
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value = "cpu")]
+        device: model::DeviceKind,
+        /// Lines scored per forward pass.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+    },
     /// Copy the finished runs of shard outputs into one run store.
     Merge {
         /// The run store to merge into.
@@ -175,6 +222,62 @@ fn run(cli: Cli) -> Result<()> {
                     stdout,
                 )
                 .with_context(|| format!("scoring {}", input.display()))?;
+            }
+        }
+        Command::Generate {
+            checkpoint,
+            prompt,
+            num_beams,
+            max_new_tokens,
+            min_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            length_penalty,
+            seed,
+            device,
+            json,
+        } => {
+            let options = runner::lm::GenerateOptions {
+                num_beams,
+                max_new_tokens,
+                min_new_tokens,
+                temperature,
+                top_k,
+                top_p,
+                length_penalty,
+                seed,
+            };
+            let out = runner::lm::generate_text(&checkpoint, &prompt, &options, device)?;
+            if json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                println!("{}", out.completion);
+            }
+        }
+        Command::Logprobs {
+            checkpoint,
+            input,
+            device,
+            batch_size,
+        } => {
+            let stdout = std::io::stdout().lock();
+            if input.as_os_str() == "-" {
+                let stdin = std::io::stdin().lock();
+                runner::lm::logprobs_jsonl(
+                    &checkpoint,
+                    stdin,
+                    "<stdin>",
+                    stdout,
+                    device,
+                    batch_size,
+                )?;
+            } else {
+                let file = std::fs::File::open(&input)
+                    .with_context(|| format!("cannot open input {}", input.display()))?;
+                let name = input.display().to_string();
+                let reader = std::io::BufReader::new(file);
+                runner::lm::logprobs_jsonl(&checkpoint, reader, &name, stdout, device, batch_size)?;
             }
         }
         Command::Merge { into, sources } => {

@@ -1,0 +1,141 @@
+//! Speed of the `model` crate on the CPU backend, side by side with `scripts/bench_torch.py`
+//! (PyTorch eager + `transformers`, same shapes, 2 threads). Shapes are in [`Shapes`]; both sides
+//! must agree, so change them in both files together.
+//!
+//!   RAYON_NUM_THREADS=2 cargo bench -p model --bench model
+//!   python3 scripts/bench_torch.py
+//!
+//! * `gpt2_train_step`: forward, backward and AdamW on GPT-2 (6 layers, 384 wide, 6 heads,
+//!   vocab 8192), batch 16 x 128 tokens, loss = mean next-token cross-entropy.
+//! * `gpt2_sample`: 16 left-padded prompts (8..=16 tokens) x 48 new tokens, KV cache,
+//!   temperature 1; reported as time per call (tokens/s = 768 / time).
+//! * `t5_train_step` and `t5_sample`: the same for T5-small shapes (d_model 512, 6+6 layers,
+//!   8 heads, d_ff 2048, vocab 32128), batch 16, source 64 tokens, target 32 tokens.
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use criterion::{Criterion, criterion_group, criterion_main};
+use model::{
+    CpuBackend, GPT2Config, GPT2LMHeadModel, SamplingConfig, Seq2SeqBatch, T5Config,
+    T5ForConditionalGeneration, generate, generate_seq2seq, score_seq2seq, score_tokens,
+};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type B = CpuBackend;
+type Inner = <B as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+
+struct Shapes;
+impl Shapes {
+    const BATCH: usize = 16;
+    const GPT2_SEQ: usize = 128;
+    const NEW_TOKENS: usize = 48;
+    const T5_SRC: usize = 64;
+    const T5_TGT: usize = 32;
+}
+
+fn gpt2_config() -> GPT2Config {
+    GPT2Config {
+        n_layer: 6,
+        n_embd: 384,
+        n_head: 6,
+        vocab_size: 8192,
+        n_positions: 256,
+        ..Default::default()
+    }
+}
+
+fn t5_small() -> T5Config {
+    T5Config::default() // t5-small: d_model 512, d_kv 64, d_ff 2048, 6+6 layers, 8 heads, vocab 32128
+}
+
+fn random_ids(rng: &mut ChaCha8Rng, rows: usize, len: usize, vocab: usize) -> Vec<Vec<u32>> {
+    (0..rows)
+        .map(|_| {
+            (0..len)
+                .map(|_| rng.random_range(2..vocab as u32))
+                .collect()
+        })
+        .collect()
+}
+
+fn ids_tensor<Bk: Backend>(rows: &[Vec<u32>], device: &Bk::Device) -> Tensor<Bk, 2, Int> {
+    let flat: Vec<i64> = rows.iter().flatten().map(|&t| t as i64).collect();
+    Tensor::from_data(TensorData::new(flat, [rows.len(), rows[0].len()]), device)
+}
+
+fn sampling() -> SamplingConfig {
+    SamplingConfig {
+        max_new_tokens: Shapes::NEW_TOKENS,
+        min_new_tokens: Shapes::NEW_TOKENS,
+        temperature: 1.0,
+        seed: 0,
+        ..Default::default()
+    }
+}
+
+fn gpt2(c: &mut Criterion) {
+    let device = Default::default();
+    B::seed(&device, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut group = c.benchmark_group("gpt2");
+    group.sample_size(10);
+
+    let mut model = GPT2LMHeadModel::<B>::init(gpt2_config(), &device).unwrap();
+    let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
+    let ids = ids_tensor::<B>(
+        &random_ids(&mut rng, Shapes::BATCH, Shapes::GPT2_SEQ, 8192),
+        &device,
+    );
+    let mask = Tensor::<B, 2, Int>::ones([Shapes::BATCH, Shapes::GPT2_SEQ], &device);
+    group.bench_function("train_step", |b| {
+        b.iter(|| {
+            let scores = score_tokens(&model, ids.clone(), mask.clone());
+            let loss = scores.logprobs.mean().neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-4, model.clone(), grads);
+        })
+    });
+
+    let inference: GPT2LMHeadModel<Inner> = model.valid();
+    let prompts: Vec<Vec<u32>> = (0..Shapes::BATCH)
+        .map(|i| random_ids(&mut rng, 1, 8 + i % 9, 8192).remove(0))
+        .collect();
+    group.bench_function("sample_16x48", |b| {
+        b.iter(|| generate(&inference, &prompts, &sampling(), &device))
+    });
+    group.finish();
+}
+
+fn t5(c: &mut Criterion) {
+    let device = Default::default();
+    B::seed(&device, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut group = c.benchmark_group("t5_small");
+    group.sample_size(10);
+
+    let mut model = T5ForConditionalGeneration::<B>::init(t5_small(), &device).unwrap();
+    let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
+    let sources = random_ids(&mut rng, Shapes::BATCH, Shapes::T5_SRC, 32100);
+    let targets = random_ids(&mut rng, Shapes::BATCH, Shapes::T5_TGT, 32100);
+    let batch = Seq2SeqBatch::<B>::new(&sources, &targets, 0, 0, &device);
+    group.bench_function("train_step", |b| {
+        b.iter(|| {
+            let scores = score_seq2seq(&model, &batch);
+            let loss = scores.token_logprobs.mean().neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-4, model.clone(), grads);
+        })
+    });
+
+    let inference: T5ForConditionalGeneration<Inner> = model.valid();
+    group.bench_function("sample_16x48", |b| {
+        b.iter(|| generate_seq2seq(&inference, &sources, &sampling(), &device))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, gpt2, t5);
+criterion_main!(benches);

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""PyTorch eager side of the `model` crate's benchmarks (`crates/model/benches/model.rs`).
+
+Same shapes as the Rust bench, on the CPU, float32, `torch.set_num_threads(2)`:
+
+* gpt2 train_step: GPT-2 (6 layers, 384 wide, 6 heads, vocab 8192), batch 16 x 128 tokens,
+  forward + mean next-token cross-entropy + backward + AdamW step.
+* gpt2 sample_16x48: 16 left-padded prompts (8..16 tokens) x 48 new tokens with `generate`
+  (do_sample, temperature 1, top_k 0, KV cache).
+* t5_small train_step: T5-small shapes (d_model 512, 6+6 layers, 8 heads, d_ff 2048, vocab
+  32128), batch 16, source 64 tokens, target 32 tokens (`labels`), AdamW.
+* t5_small sample_16x48: 16 sources x 48 new tokens with `generate`.
+
+Prints one line per benchmark: median and min seconds over the timed repetitions, and tokens/s
+for sampling. `--json FILE` also writes them.
+
+    pip install torch transformers
+    python3 scripts/bench_torch.py [--reps 5] [--only gpt2]
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
+
+BATCH, GPT2_SEQ, NEW_TOKENS, T5_SRC, T5_TGT = 16, 128, 48, 64, 32
+
+
+def timed(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def gpt2(reps):
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=6, n_embd=384, n_head=6, vocab_size=8192, n_positions=256,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = GPT2LMHeadModel(config)
+    model.config._attn_implementation = "eager"
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    ids = torch.randint(2, 8192, (BATCH, GPT2_SEQ))
+
+    def step():
+        logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    yield "gpt2/train_step", timed(step, reps), None
+
+    model.eval()
+    lens = [8 + i % 9 for i in range(BATCH)]
+    width = max(lens)
+    prompt = torch.zeros(BATCH, width, dtype=torch.long)
+    mask = torch.zeros(BATCH, width, dtype=torch.long)
+    for i, n in enumerate(lens):
+        prompt[i, width - n:] = torch.randint(2, 8192, (n,))
+        mask[i, width - n:] = 1
+
+    @torch.no_grad()
+    def sample():
+        model.generate(input_ids=prompt, attention_mask=mask, do_sample=True, temperature=1.0,
+                       top_k=0, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                       pad_token_id=0)
+
+    yield "gpt2/sample_16x48", timed(sample, reps), BATCH * NEW_TOKENS
+
+
+def t5(reps):
+    torch.manual_seed(0)
+    config = T5Config(dropout_rate=0.0)  # t5-small shapes
+    model = T5ForConditionalGeneration(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    src = torch.randint(2, 32100, (BATCH, T5_SRC))
+    tgt = torch.randint(2, 32100, (BATCH, T5_TGT))
+
+    def step():
+        loss = model(input_ids=src, attention_mask=torch.ones_like(src), labels=tgt).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    yield "t5_small/train_step", timed(step, reps), None
+
+    model.eval()
+
+    @torch.no_grad()
+    def sample():
+        model.generate(input_ids=src, attention_mask=torch.ones_like(src), do_sample=True,
+                       temperature=1.0, top_k=0, max_new_tokens=NEW_TOKENS,
+                       min_new_tokens=NEW_TOKENS)
+
+    yield "t5_small/sample_16x48", timed(sample, reps), BATCH * NEW_TOKENS
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", choices=["gpt2", "t5"])
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, eager, float32")
+    results = {}
+    for bench in (gpt2, t5):
+        if args.only and not bench.__name__.startswith(args.only):
+            continue
+        for name, (median, best), tokens in bench(args.reps):
+            line = f"{name:<24} median {median:8.3f} s   min {best:8.3f} s"
+            if tokens:
+                line += f"   {tokens / median:8.1f} tokens/s"
+            print(line, flush=True)
+            results[name] = {"median_s": median, "min_s": best, "tokens": tokens}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
