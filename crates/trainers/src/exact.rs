@@ -81,6 +81,22 @@ pub fn exact_value<B: Backend>(
     }
 }
 
+/// Norm of the exact gradient of a group's objective `(1/|G|) sum_{x in G} V(x)`, the way
+/// ml-rlgrad measures it for the small-std inputs and for the rest.
+pub fn group_gradient_norm<B: AutodiffBackend>(
+    model: &GPT2LMHeadModel<B>,
+    prompts: &[Vec<u32>],
+    outputs: &[Vec<u32>],
+    rewards: &[Vec<f64>],
+    pad: u32,
+) -> f64 {
+    let v = exact_value(model, prompts, outputs, rewards, pad)
+        .value
+        .mean();
+    let grads = burn::optim::GradientsParams::from_grads(v.backward(), model);
+    crate::optim::grad_norm(model, &grads)
+}
+
 /// What the exact objective is regularised towards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -11,7 +11,9 @@ mod common;
 use burn::tensor::ElementConversion;
 use common::*;
 use model::GPT2LMHeadModel;
-use trainers::exact::{ExactRftConfig, KlTarget, all_sequences, exact_value, train_exact_rft};
+use trainers::exact::{
+    ExactRftConfig, KlTarget, all_sequences, exact_value, group_gradient_norm, train_exact_rft,
+};
 use trainers::lm::{Example, GenerationKwargs, TaskReward, Tokens, to_vec};
 use trainers::optim::OptimConfig;
 use trainers::pg::{Estimator, PgConfig, PgTrainer};
@@ -234,6 +236,11 @@ fn small_reward_std_stalls_rft_but_not_sft() {
         .value
         .mean();
     let g_rft = norm(&flat_grad(&confident, v));
+    let g_group = group_gradient_norm(&confident, &prompts, &outputs, &rewards, PAD);
+    assert!(
+        (g_group - g_rft).abs() <= 1e-3 * g_rft,
+        "{g_group} vs {g_rft}"
+    );
     ex[0].target_ids = BEST.to_vec();
     let refs: Vec<&Example> = ex.iter().collect();
     let g_sft = norm(&flat_grad(&confident, sft_loss(&confident, &refs, PAD)));

@@ -27,6 +27,9 @@ use trainers::synthetic::ReverseTask;
 
 type B = CpuBackend;
 
+/// Serialises seeding and initialisation of the backend's global RNG across concurrent runs.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Which RFT algorithm runs after SFT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -157,8 +160,13 @@ impl Experiment for SyntheticConfig {
         let reward = self.task_reward()?;
         let tokens = task.tokens();
         let device = Default::default();
-        <B as Backend>::seed(&device, seed);
-        let model = task.model::<B>(self.n_layer, self.n_embd, self.n_head, &device)?;
+        // The backend's RNG is process-global and `--jobs` runs share the process: seed and
+        // initialise under one lock, so the initial weights depend on the seed alone.
+        let model = {
+            let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            <B as Backend>::seed(&device, seed);
+            task.model::<B>(self.n_layer, self.n_embd, self.n_head, &device)?
+        };
         let max_new = self.ppo.alg.policy.args.generation_kwargs.max_new_tokens;
 
         let sft = SftConfig {
