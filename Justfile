@@ -10,6 +10,7 @@ default:
 # Regenerate every committed figure and table under results/ (default profile).
 reproduce-all jobs="2":
     cargo run -p runner -- sweep theory.yaml --jobs {{jobs}}
+    cargo run -p runner -- sweep controlled.yaml --jobs {{jobs}}
 
 # Run the whole test suite.
 test:

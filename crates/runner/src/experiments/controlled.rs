@@ -109,8 +109,12 @@ crate::sweep_config! {
         pub num_labels_per_sample: usize,
         /// Fraction of train inputs given a label outside their set.
         pub frac_modified: f64,
-        /// Per-group metrics every this many finetuning epochs (and the first and last).
+        /// Per-group train accuracy, reward and reward std every this many finetuning epochs
+        /// (and the first and last); free, from the training forward pass.
         pub metrics_every: usize,
+        /// Per-group gradient norms every this many finetuning epochs (and the first and last);
+        /// each costs one extra forward and backward pass per group for non-decomposable models.
+        pub grad_norm_every: usize,
         /// Test accuracy every this many finetuning epochs (and before and at the end).
         pub test_every: usize,
         /// Metrics and test accuracy every this many pretraining epochs.
@@ -138,6 +142,7 @@ impl Experiment for ControlledConfig {
             ("batch_size", self.batch_size),
             ("pretrain_batch_size", self.pretrain_batch_size),
             ("metrics_every", self.metrics_every),
+            ("grad_norm_every", self.grad_norm_every),
             ("test_every", self.test_every),
             ("pretrain_metrics_every", self.pretrain_metrics_every),
             ("resnet_width", self.resnet_width),
@@ -766,6 +771,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
                     batch_size: cfg.pretrain_batch_size,
                     epochs: cfg.pretrain_epochs,
                     metrics_every: cfg.pretrain_metrics_every,
+                    grad_norm_every: cfg.pretrain_metrics_every,
                     test_every: cfg.pretrain_metrics_every,
                     shuffle_seed: seed ^ 0x5052_4554,
                     decomposable,
@@ -815,6 +821,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
         batch_size: cfg.batch_size,
         epochs: cfg.epochs,
         metrics_every: cfg.metrics_every,
+        grad_norm_every: cfg.grad_norm_every,
         test_every: cfg.test_every,
         shuffle_seed: seed ^ 0x4649_4e45,
         decomposable,
@@ -902,6 +909,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
         "pretrain_batch_size" => [cfg.pretrain_batch_size as i64],
         "pretrain_lr" => [cfg.pretrain_lr],
         "metrics_every" => [cfg.metrics_every as i64],
+        "grad_norm_every" => [cfg.grad_norm_every as i64],
         "resnet_width" => [cfg.resnet_width as i64],
         "max_length" => [cfg.max_length as i64],
         "pretrain_objective" => [pre_last.map_or(f64::NAN, |m| m.objective)],

@@ -265,7 +265,7 @@ pub fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
         ("test_accuracy", "test accuracy", false),
     ];
     let mut panels = Vec::new();
-    for (metric, y_label, log) in rows {
+    for (row, (metric, y_label, log)) in rows.into_iter().enumerate() {
         for setting in &settings {
             let Some(v) = main_variant(setting) else {
                 continue;
@@ -293,8 +293,13 @@ pub fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
             } else {
                 Axis::linear(y_label).with_range(0.0, 1.0)
             };
+            let title = if row == 0 {
+                format!("{}: {}", setting_title(setting), v.label())
+            } else {
+                format!("{}: {y_label}", setting_title(setting))
+            };
             panels.push(Panel::Lines(LinePanel {
-                title: format!("{} ({})", setting_title(setting), v.label()),
+                title,
                 x: Axis::linear("finetuning epoch"),
                 y,
                 series: lines,
