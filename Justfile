@@ -11,6 +11,7 @@ default:
 reproduce-all jobs="2":
     cargo run -p runner -- sweep theory.yaml --jobs {{jobs}}
     cargo run -p runner -- sweep synthetic.yaml --jobs {{jobs}}
+    cargo run -p runner -- sweep controlled.yaml --jobs {{jobs}}
 
 # Run the whole test suite.
 test:

@@ -14,15 +14,21 @@
 //!   ([`RewardKind`], from the `rewards` crate): +1 correct, -1 otherwise, or 0.5 for an incorrect
 //!   prediction on a modified input.
 //!
-//! A batch's objective is the mean over its inputs. Metrics follow ml-rlgrad: during a metrics
-//! epoch each batch is split into its modified and unmodified inputs; each group is forwarded on its
-//! own, before the update, giving its train accuracy, mean reward `V`, mean reward std
-//! `sqrt(Σ_y p_y (r_y - V)^2)` (= `sqrt(Σ_y p_y r_y^2 - V^2)`) and the norm of the gradient of the
-//! group's mean objective; the epoch value is the mean over inputs (norms: over batches). For
-//! models without coupling between the inputs of a batch (no batch norm) the update uses the
-//! group gradients themselves, `(n_m g_m + n_u g_u) / n`, which equals the full-batch gradient, so
-//! the metrics cost nothing; otherwise ([`FitConfig::decomposable`] false) the update runs on the
-//! whole batch as in ml-rlgrad.
+//! A batch's objective is the mean over its inputs. Metrics follow ml-rlgrad, which measures them
+//! on each batch before its update, apart for the modified and unmodified inputs:
+//!
+//! * every `metrics_every` epochs, from the logits of the training forward pass: each group's train
+//!   accuracy, mean reward `V`, mean reward std `sqrt(Σ_y p_y (r_y - V)^2)`
+//!   (= `sqrt(Σ_y p_y r_y^2 - V^2)`), mean `p(label)` and mean objective;
+//! * every `grad_norm_every` epochs, also the norm of the gradient of each group's mean objective:
+//!   each group is back-propagated on its own, and the update uses the group gradients themselves,
+//!   `(n_m g_m + n_u g_u) / n`, which equals the full-batch gradient. A model without coupling
+//!   between the inputs of a batch ([`FitConfig::decomposable`]) forwards only the group's inputs,
+//!   as ml-rlgrad does, so the norms cost nothing; a model with batch norm forwards the whole batch
+//!   once per group (batch statistics of the batch it trains on, where ml-rlgrad forwards the group
+//!   alone) and takes the group's rows, so its running statistics see such a batch twice.
+//!
+//! Epoch values are means over inputs (gradient norms: over batches).
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
@@ -183,12 +189,15 @@ pub struct FitConfig {
     pub epochs: usize,
     /// Record the per-group metrics every this many epochs (and at the first and last epoch).
     pub metrics_every: usize,
+    /// Also measure the per-group gradient norms every this many epochs (and at the first and
+    /// last epoch); a multiple of `metrics_every` keeps every measured norm in a metrics row.
+    pub grad_norm_every: usize,
     /// Evaluate the test set every this many epochs (and before training and at the last epoch).
     pub test_every: usize,
     /// Seed of the per-epoch shuffling.
     pub shuffle_seed: u64,
-    /// The model treats the inputs of a batch independently (no batch norm): the update can be
-    /// assembled from the per-group gradients. Must be `false` for models with batch norm.
+    /// The model treats the inputs of a batch independently (no batch norm), so a group can be
+    /// forwarded alone. Must be `false` for models with batch norm.
     pub decomposable: bool,
 }
 
@@ -200,9 +209,14 @@ impl FitConfig {
                 self.lr
             )));
         }
-        if self.batch_size == 0 || self.metrics_every == 0 || self.test_every == 0 {
+        if self.batch_size == 0
+            || self.metrics_every == 0
+            || self.grad_norm_every == 0
+            || self.test_every == 0
+        {
             return Err(TrainError::Invalid(
-                "batch_size, metrics_every and test_every must be at least 1".into(),
+                "batch_size, metrics_every, grad_norm_every and test_every must be at least 1"
+                    .into(),
             ));
         }
         Ok(())
@@ -210,6 +224,10 @@ impl FitConfig {
 
     fn metrics_epoch(&self, epoch: usize) -> bool {
         epoch == 1 || epoch == self.epochs || epoch.is_multiple_of(self.metrics_every)
+    }
+
+    fn grad_norm_epoch(&self, epoch: usize) -> bool {
+        epoch == 1 || epoch == self.epochs || epoch.is_multiple_of(self.grad_norm_every)
     }
 
     fn test_epoch(&self, epoch: usize) -> bool {
@@ -253,7 +271,8 @@ pub struct GroupMetrics {
     pub p_label: f64,
     /// Mean of the objective (cross-entropy for SFT, `-V` for RFT).
     pub objective: f64,
-    /// Norm of the gradient of the group's mean objective, averaged over the epoch's batches.
+    /// Norm of the gradient of the group's mean objective, averaged over the epoch's batches
+    /// (`NaN` in epochs without gradient norms).
     pub grad_norm: f64,
 }
 
@@ -311,17 +330,26 @@ pub struct InputStats {
     pub p_label: f64,
     pub value: f64,
     pub reward_std: f64,
+    /// Cross-entropy `-Σ_y t_y log p_y` against the target row.
+    pub cross_entropy: f64,
 }
 
-/// Accuracy, `V`, reward std and `p(label)` of one input from its logits and reward row, with the
-/// softmax taken in f64: `std = sqrt(Σ_y p_y (r_y - V)^2)`, a sum of non-negative terms, so tiny
-/// stds keep their relative precision.
-pub fn input_stats(logits: &[f32], rewards: &[f32], label: usize) -> InputStats {
+/// Accuracy, `V`, reward std, `p(label)` and cross-entropy of one input from its logits, reward
+/// row and target row, with the softmax taken in f64: `std = sqrt(Σ_y p_y (r_y - V)^2)`, a sum of
+/// non-negative terms, so tiny stds keep their relative precision.
+pub fn input_stats(logits: &[f32], rewards: &[f32], targets: &[f32], label: usize) -> InputStats {
     let max = logits
         .iter()
         .fold(f64::NEG_INFINITY, |m, &l| m.max(l as f64));
     let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
     let z: f64 = exp.iter().sum();
+    let log_z = z.ln() + max;
+    let cross_entropy: f64 = logits
+        .iter()
+        .zip(targets)
+        .filter(|(_, t)| **t != 0.0)
+        .map(|(&l, &t)| -(t as f64) * (l as f64 - log_z))
+        .sum();
     let p: Vec<f64> = exp.iter().map(|e| e / z).collect();
     let value: f64 = p.iter().zip(rewards).map(|(p, &r)| p * r as f64).sum();
     let var: f64 = p
@@ -341,6 +369,7 @@ pub fn input_stats(logits: &[f32], rewards: &[f32], label: usize) -> InputStats 
         p_label: p[label],
         value,
         reward_std: var.sqrt(),
+        cross_entropy,
     }
 }
 
@@ -434,6 +463,28 @@ struct Acc {
 }
 
 impl Acc {
+    /// Add the inputs `indices` whose logits (row-major, `k` per row) are `host`.
+    fn add(&mut self, data: &TrainSet, objective: Objective, indices: &[usize], host: &[f32]) {
+        let k = data.num_classes;
+        for (row, &i) in indices.iter().enumerate() {
+            let s = input_stats(
+                &host[row * k..(row + 1) * k],
+                &data.rewards[i * k..(i + 1) * k],
+                &data.targets[i * k..(i + 1) * k],
+                data.labels[i],
+            );
+            self.correct += s.correct as usize;
+            self.value += s.value;
+            self.std += s.reward_std;
+            self.p_label += s.p_label;
+            self.objective += match objective {
+                Objective::Sft => s.cross_entropy,
+                Objective::Rft => -s.value,
+            };
+        }
+        self.inputs += indices.len();
+    }
+
     fn finish(&self, epoch: usize, group: Group) -> Option<GroupMetrics> {
         (self.inputs > 0).then(|| {
             let n = self.inputs as f64;
@@ -446,14 +497,20 @@ impl Acc {
                 reward_std: self.std / n,
                 p_label: self.p_label / n,
                 objective: self.objective / n,
-                grad_norm: self.norm_sum / self.batches as f64,
+                grad_norm: if self.batches == 0 {
+                    f64::NAN
+                } else {
+                    self.norm_sum / self.batches as f64
+                },
             }
         })
     }
 }
 
 /// Forward one group, accumulate its metrics, and return its gradient scaled by its share of
-/// the batch (so that the groups' gradients sum to the batch gradient).
+/// the batch (so that the groups' gradients sum to the batch gradient). A decomposable model
+/// forwards only the group's inputs; otherwise the whole batch is forwarded (so that batch norm
+/// sees the batch it trains on) and the objective is taken over the group's rows.
 #[allow(clippy::too_many_arguments)]
 fn group_pass<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
@@ -461,42 +518,31 @@ fn group_pass<B: AutodiffBackend, M: AutodiffModule<B>>(
     data: &TrainSet,
     objective: Objective,
     indices: &[usize],
-    batch_len: usize,
+    batch: &[usize],
+    decomposable: bool,
     acc: &mut Acc,
     epoch: usize,
 ) -> Result<GradientsParams, TrainError> {
-    let logits = forward(model, indices);
-    let k = data.num_classes;
-    let host: Vec<f32> = logits
-        .clone()
-        .detach()
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("f32 logits");
+    let logits = if decomposable {
+        forward(model, indices)
+    } else {
+        let rows: Vec<i64> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| indices.contains(i))
+            .map(|(r, _)| r as i64)
+            .collect();
+        let full = forward(model, batch);
+        let device = full.device();
+        full.select(
+            0,
+            Tensor::from_data(TensorData::new(rows, [indices.len()]), &device),
+        )
+    };
+    let host = host_logits(&logits, epoch)?;
+    acc.add(data, objective, indices, &host);
     let loss = batch_objective(logits, data, objective, indices);
-    let loss_value: f64 = loss.clone().into_scalar().elem();
-    if !loss_value.is_finite() {
-        return Err(TrainError::NonFinite {
-            what: "objective",
-            value: loss_value,
-            epoch,
-        });
-    }
-    for (row, &i) in indices.iter().enumerate() {
-        let s = input_stats(
-            &host[row * k..(row + 1) * k],
-            &data.rewards[i * k..(i + 1) * k],
-            data.labels[i],
-        );
-        acc.correct += s.correct as usize;
-        acc.value += s.value;
-        acc.std += s.reward_std;
-        acc.p_label += s.p_label;
-    }
-    acc.inputs += indices.len();
-    acc.objective += loss_value * indices.len() as f64;
-    let share = indices.len() as f64 / batch_len as f64;
+    let share = indices.len() as f64 / batch.len() as f64;
     let grads = GradientsParams::from_grads(loss.mul_scalar(share).backward(), model);
     let norm = grad_norm(model, &grads) / share;
     if !norm.is_finite() {
@@ -509,6 +555,28 @@ fn group_pass<B: AutodiffBackend, M: AutodiffModule<B>>(
     acc.norm_sum += norm;
     acc.batches += 1;
     Ok(grads)
+}
+
+/// The logits on the host, refusing non-finite values (a diverged model).
+fn host_logits<B: AutodiffBackend>(
+    logits: &Tensor<B, 2>,
+    epoch: usize,
+) -> Result<Vec<f32>, TrainError> {
+    let host: Vec<f32> = logits
+        .clone()
+        .detach()
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("f32 logits");
+    if let Some(&bad) = host.iter().find(|v| !v.is_finite()) {
+        return Err(TrainError::NonFinite {
+            what: "logits",
+            value: bad as f64,
+            epoch,
+        });
+    }
+    Ok(host)
 }
 
 fn test_accuracy<B: AutodiffBackend, M: AutodiffModule<B>>(
@@ -576,7 +644,8 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                             data,
                             cfg.objective,
                             &idx,
-                            batch.len(),
+                            batch,
+                            cfg.decomposable,
                             &mut accs[g],
                             0,
                         )?;
@@ -584,8 +653,9 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                 }
             }
         } else {
+            let norms = measuring && cfg.grad_norm_epoch(epoch);
             for batch in order.chunks(cfg.batch_size) {
-                let grads = if measuring {
+                let grads = if norms {
                     let (m, u): (Vec<usize>, Vec<usize>) =
                         batch.iter().partition(|&&i| data.modified[i]);
                     let mut sum = GradientsAccumulator::<M>::new();
@@ -597,31 +667,44 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                                 data,
                                 cfg.objective,
                                 &idx,
-                                batch.len(),
+                                batch,
+                                cfg.decomposable,
                                 &mut accs[g],
                                 epoch,
                             )?;
-                            if cfg.decomposable {
-                                sum.accumulate(&model, grads);
-                            }
+                            sum.accumulate(&model, grads);
                         }
                     }
-                    if cfg.decomposable {
-                        Some(sum.grads())
-                    } else {
-                        None
-                    }
+                    Some(sum.grads())
                 } else {
                     None
                 };
                 let grads = match grads {
                     Some(g) => g,
                     None => {
-                        let loss =
-                            batch_objective(forward(&model, batch), data, cfg.objective, batch);
+                        let logits = forward(&model, batch);
+                        if measuring && !norms {
+                            // Metrics from the training forward pass, split by group on the host.
+                            let host = host_logits(&logits, epoch)?;
+                            let k = data.num_classes;
+                            for (g, modified) in [(0, true), (1, false)] {
+                                let (rows, idx): (Vec<usize>, Vec<usize>) = batch
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, i)| data.modified[**i] == modified)
+                                    .map(|(r, &i)| (r, i))
+                                    .unzip();
+                                let sub: Vec<f32> = rows
+                                    .iter()
+                                    .flat_map(|&r| host[r * k..(r + 1) * k].iter().copied())
+                                    .collect();
+                                accs[g].add(data, cfg.objective, &idx, &sub);
+                            }
+                        }
+                        let loss = batch_objective(logits, data, cfg.objective, batch);
                         let grads = GradientsParams::from_grads(loss.backward(), &model);
-                        if !measuring {
-                            // Cheap divergence check on non-metrics epochs.
+                        if !norms {
+                            // Cheap divergence check when no group pass checked the gradients.
                             let norm = grad_norm(&model, &grads);
                             if !norm.is_finite() {
                                 return Err(TrainError::NonFinite {
@@ -769,7 +852,7 @@ mod tests {
         let w = vec![12.0f32, 0.0, 0.0, 0.0, 0.0];
         let x = vec![1.0f32];
         let data = TrainSet::finetune(vec![3], vec![true], k, RewardKind::Labels);
-        let s = input_stats(&[12.0, 0.0, 0.0, 0.0, 0.0], &data.rewards, 3);
+        let s = input_stats(&[12.0, 0.0, 0.0, 0.0, 0.0], &data.rewards, &data.targets, 3);
         assert!(s.p_label < 1e-5 && s.reward_std < 1e-2, "{s:?}");
         let norm = |objective| {
             let model = linear(w.clone(), d, k);
@@ -786,7 +869,7 @@ mod tests {
         // Theorem 1 flavour: the RFT gradient is within a constant of the reward std.
         assert!(rft <= 2.0 * s.reward_std, "{rft} vs std {}", s.reward_std);
         // A uniform model has a large reward std and a large RFT gradient.
-        let u = input_stats(&[0.0; 5], &data.rewards, 3);
+        let u = input_stats(&[0.0; 5], &data.rewards, &data.targets, 3);
         assert!(u.reward_std > 0.7, "{u:?}");
     }
 
@@ -795,7 +878,7 @@ mod tests {
         let logits = [0.3f32, -1.2, 2.0, 0.0, -0.7, 5.0];
         for (label, modified) in [(2, false), (4, true), (0, true)] {
             let r = label_rewards(&[label], &[modified], 6, RewardKind::LabelsWithCustom);
-            let s = input_stats(&logits, &r, label);
+            let s = input_stats(&logits, &r, &one_hot(&[label], 6), label);
             // Brute force: enumerate outcomes y with probability p_y, E[r] and E[r^2].
             let z: f64 = logits.iter().map(|&l| (l as f64).exp()).sum();
             let p: Vec<f64> = logits.iter().map(|&l| (l as f64).exp() / z).collect();
@@ -809,6 +892,7 @@ mod tests {
                 s.reward_std
             );
             assert!((s.p_label - p[label]).abs() < 1e-12);
+            assert!((s.cross_entropy + p[label].ln()).abs() < 1e-9);
             assert_eq!(s.correct, label == 5);
         }
         // Rewards per ml-rlgrad: correct 1, incorrect -1, incorrect on a modified input 0.5.
@@ -832,14 +916,15 @@ mod tests {
         let labels = vec![0, 1, 2, 3, 0, 1];
         let modified = vec![true, false, false, true, false, false];
         let data = TrainSet::finetune(labels, modified, k, RewardKind::Labels);
-        let train = |decomposable: bool, metrics_every: usize, seed: u64| {
+        let train = |decomposable: bool, grad_norm_every: usize, seed: u64| {
             let cfg = FitConfig {
                 objective: Objective::Rft,
                 optimizer: OptimizerKind::Adam,
                 lr: 0.05,
                 batch_size: 4,
                 epochs: 6,
-                metrics_every,
+                metrics_every: 1,
+                grad_norm_every,
                 test_every: 2,
                 shuffle_seed: seed,
                 decomposable,
@@ -874,16 +959,42 @@ mod tests {
             let w: Vec<f32> = m.w.weight.val().into_data().to_vec().unwrap();
             (w, h)
         };
-        // Assembled from group gradients (every epoch measured) vs plain full-batch updates.
+        // Assembled from group gradients (norms every epoch) vs plain full-batch updates (norms
+        // only at epochs 0, 1 and 6, metrics from the training forward pass in between).
         let (w1, h1) = train(true, 1, 0);
         let (w2, h2) = train(false, 1000, 0);
         for (a, b) in w1.iter().zip(&w2) {
             assert!((a - b).abs() < 1e-5, "{w1:?} vs {w2:?}");
         }
-        // Epoch 0 and every epoch recorded in the first; epochs 0, 1 and 6 in the second.
         assert_eq!(h1.train.len(), 7 * 2);
-        let epochs: Vec<usize> = h2.train.iter().map(|m| m.epoch).collect();
-        assert_eq!(epochs, vec![0, 0, 1, 1, 6, 6]);
+        assert_eq!(h2.train.len(), 7 * 2);
+        for (a, b) in h1.train.iter().zip(&h2.train) {
+            assert_eq!((a.epoch, a.group, a.inputs), (b.epoch, b.group, b.inputs));
+            for (x, y) in [
+                (a.train_accuracy, b.train_accuracy),
+                (a.reward, b.reward),
+                (a.reward_std, b.reward_std),
+                (a.p_label, b.p_label),
+                (a.objective, b.objective),
+            ] {
+                assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+            }
+            assert!(a.grad_norm.is_finite() && a.grad_norm > 0.0);
+            assert_eq!(
+                b.grad_norm.is_finite(),
+                [0, 1, 6].contains(&b.epoch),
+                "{b:?}"
+            );
+            if b.grad_norm.is_finite() && b.epoch == 0 {
+                assert!((a.grad_norm - b.grad_norm).abs() < 1e-5);
+            }
+        }
+        // The recorded objective is the mean of the loss the optimiser sees (RFT: -V).
+        assert!(
+            h1.train
+                .iter()
+                .all(|m| (m.objective + m.reward).abs() < 1e-12)
+        );
         assert_eq!(
             h1.test.iter().map(|t| t.epoch).collect::<Vec<_>>(),
             vec![0, 2, 4, 6]
@@ -899,6 +1010,61 @@ mod tests {
     }
 
     #[test]
+    fn coupled_models_compose_group_gradients_from_whole_batch_passes() {
+        // Logits centred over the batch: every input's logits depend on the whole batch, as with
+        // batch norm. Gradient-norm epochs (group gradients) and plain epochs (one full-batch
+        // gradient) must give the same updates.
+        let (d, k) = (3, 4);
+        let w: Vec<f32> = (0..d * k)
+            .map(|i| ((i * 5 % 9) as f32 - 4.0) * 0.2)
+            .collect();
+        let x: Vec<f32> = (0..8 * d)
+            .map(|i| ((i * 31 % 13) as f32 - 6.0) * 0.15)
+            .collect();
+        let labels = vec![0, 1, 2, 3, 0, 1, 2, 3];
+        let modified = vec![true, false, false, true, false, false, true, false];
+        let data = TrainSet::finetune(labels, modified, k, RewardKind::Labels);
+        let rows = forward_rows(inputs(&x, d));
+        let centred = move |m: &LinearModel<B>, idx: &[usize]| {
+            let l = rows(m, idx);
+            l.clone() - l.mean_dim(0)
+        };
+        let train = |grad_norm_every: usize| {
+            let cfg = FitConfig {
+                objective: Objective::Sft,
+                optimizer: OptimizerKind::Sgd,
+                lr: 0.3,
+                batch_size: 5,
+                epochs: 4,
+                metrics_every: 1,
+                grad_norm_every,
+                test_every: 100,
+                shuffle_seed: 3,
+                decomposable: false,
+            };
+            let (m, h) = fit(
+                linear(w.clone(), d, k),
+                &centred,
+                None,
+                &data,
+                &cfg,
+                &mut |_| {},
+            )
+            .unwrap();
+            (m.w.weight.val().into_data().to_vec::<f32>().unwrap(), h)
+        };
+        let ((w1, h1), (w2, h2)) = (train(1), train(1000));
+        for (a, b) in w1.iter().zip(&w2) {
+            assert!((a - b).abs() < 1e-5, "{w1:?} vs {w2:?}");
+        }
+        assert_ne!(w1, w, "training moved the weights");
+        for (a, b) in h1.train.iter().zip(&h2.train) {
+            assert!((a.train_accuracy - b.train_accuracy).abs() < 1e-9);
+            assert!((a.objective - b.objective).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
     fn divergence_is_an_error_not_a_nan_table() {
         let (d, k) = (1, 3);
         let data = TrainSet::finetune(vec![0], vec![false], k, RewardKind::Labels);
@@ -910,6 +1076,7 @@ mod tests {
             batch_size: 1,
             epochs: 1,
             metrics_every: 1,
+            grad_norm_every: 1,
             test_every: 1,
             shuffle_seed: 0,
             decomposable: true,

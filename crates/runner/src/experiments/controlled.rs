@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use trainers::classify::{
     EpochReport, FitConfig, Group, GroupMetrics, History, Objective, OptimizerKind, RewardKind,
-    TestSet, TrainSet, fit,
+    TestMetrics, TestSet, TrainSet, fit,
 };
 
 /// Which model on which dataset.
@@ -109,8 +109,12 @@ crate::sweep_config! {
         pub num_labels_per_sample: usize,
         /// Fraction of train inputs given a label outside their set.
         pub frac_modified: f64,
-        /// Per-group metrics every this many finetuning epochs (and the first and last).
+        /// Per-group train accuracy, reward and reward std every this many finetuning epochs
+        /// (and the first and last); free, from the training forward pass.
         pub metrics_every: usize,
+        /// Per-group gradient norms every this many finetuning epochs (and the first and last);
+        /// each costs one extra forward and backward pass per group for non-decomposable models.
+        pub grad_norm_every: usize,
         /// Test accuracy every this many finetuning epochs (and before and at the end).
         pub test_every: usize,
         /// Metrics and test accuracy every this many pretraining epochs.
@@ -138,6 +142,7 @@ impl Experiment for ControlledConfig {
             ("batch_size", self.batch_size),
             ("pretrain_batch_size", self.pretrain_batch_size),
             ("metrics_every", self.metrics_every),
+            ("grad_norm_every", self.grad_norm_every),
             ("test_every", self.test_every),
             ("pretrain_metrics_every", self.pretrain_metrics_every),
             ("resnet_width", self.resnet_width),
@@ -595,7 +600,65 @@ struct PretrainRecord {
     key: String,
     weights_sha256: String,
     seconds: f64,
-    history: History,
+    /// The pretraining history as text ([`history_to_text`]): serde_json's float parser may be off
+    /// by one ulp, Rust's `f64` parsing and shortest formatting round-trip exactly.
+    history: String,
+}
+
+/// One line per record: `train epoch group inputs acc reward std p_label objective grad_norm` or
+/// `test epoch accuracy`, tab-separated, floats in Rust's shortest round-trip form.
+fn history_to_text(h: &History) -> String {
+    let mut out = String::new();
+    for m in &h.train {
+        out.push_str(&format!(
+            "train\t{}\t{}\t{}\t{:?}\t{:?}\t{:?}\t{:?}\t{:?}\t{:?}\n",
+            m.epoch,
+            m.group.name(),
+            m.inputs,
+            m.train_accuracy,
+            m.reward,
+            m.reward_std,
+            m.p_label,
+            m.objective,
+            m.grad_norm
+        ));
+    }
+    for t in &h.test {
+        out.push_str(&format!("test\t{}\t{:?}\n", t.epoch, t.accuracy));
+    }
+    out
+}
+
+fn history_from_text(text: &str) -> Option<History> {
+    let mut h = History::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let num = |i: usize| f.get(i)?.parse::<f64>().ok();
+        let int = |i: usize| f.get(i)?.parse::<usize>().ok();
+        match (f.first(), f.len()) {
+            (Some(&"train"), 10) => h.train.push(GroupMetrics {
+                epoch: int(1)?,
+                group: match f[2] {
+                    "modified" => Group::Modified,
+                    "unmodified" => Group::Unmodified,
+                    _ => return None,
+                },
+                inputs: int(3)?,
+                train_accuracy: num(4)?,
+                reward: num(5)?,
+                reward_std: num(6)?,
+                p_label: num(7)?,
+                objective: num(8)?,
+                grad_norm: num(9)?,
+            }),
+            (Some(&"test"), 3) => h.test.push(TestMetrics {
+                epoch: int(1)?,
+                accuracy: num(2)?,
+            }),
+            _ => return None,
+        }
+    }
+    Some(h)
 }
 
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
@@ -652,7 +715,7 @@ fn save_pretrained<B: AutodiffBackend, M: AutodiffModule<B>>(
         key: key.to_string(),
         weights_sha256: data::checksum::sha256_hex(&bytes),
         seconds,
-        history: history.clone(),
+        history: history_to_text(history),
     };
     let json = dir.join(format!("{key}.json"));
     plotting::write_atomic(&json, serde_json::to_string(&record)?.as_bytes())
@@ -716,7 +779,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
 
     // 1. Pretraining on soft labels, cached per seed and pretraining config.
     let key_json = serde_json::json!({
-        "version": 1,
+        "version": 2,
         "setting": cfg.setting,
         "seed": seed,
         "num_train": cfg.num_train,
@@ -750,7 +813,14 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
                     rec.seconds
                 ));
                 bar.inc(cfg.pretrain_epochs as u64);
-                (m, rec.history, rec.seconds, true)
+                let history = history_from_text(&rec.history).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "cached pretraining history {} is damaged; delete it and {} to pretrain again",
+                        cache.join(format!("{key}.json")).display(),
+                        cache.join(format!("{key}.mpk")).display()
+                    )
+                })?;
+                (m, history, rec.seconds, true)
             }
             None => {
                 let start = Instant::now();
@@ -766,6 +836,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
                     batch_size: cfg.pretrain_batch_size,
                     epochs: cfg.pretrain_epochs,
                     metrics_every: cfg.pretrain_metrics_every,
+                    grad_norm_every: cfg.pretrain_metrics_every,
                     test_every: cfg.pretrain_metrics_every,
                     shuffle_seed: seed ^ 0x5052_4554,
                     decomposable,
@@ -815,6 +886,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
         batch_size: cfg.batch_size,
         epochs: cfg.epochs,
         metrics_every: cfg.metrics_every,
+        grad_norm_every: cfg.grad_norm_every,
         test_every: cfg.test_every,
         shuffle_seed: seed ^ 0x4649_4e45,
         decomposable,
@@ -902,6 +974,7 @@ fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
         "pretrain_batch_size" => [cfg.pretrain_batch_size as i64],
         "pretrain_lr" => [cfg.pretrain_lr],
         "metrics_every" => [cfg.metrics_every as i64],
+        "grad_norm_every" => [cfg.grad_norm_every as i64],
         "resnet_width" => [cfg.resnet_width as i64],
         "max_length" => [cfg.max_length as i64],
         "pretrain_objective" => [pre_last.map_or(f64::NAN, |m| m.objective)],
@@ -1040,4 +1113,49 @@ fn test_frame(ids: &RunIds, phase: &str, history: &History) -> Result<DataFrame>
         history.test.iter().map(|t| t.accuracy).collect::<Vec<_>>(),
     ));
     Ok(DataFrame::new(n, cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_history_round_trips_exactly() {
+        let h = History {
+            train: vec![GroupMetrics {
+                epoch: 3,
+                group: Group::Modified,
+                inputs: 7,
+                train_accuracy: 0.1 + 0.2,
+                reward: -0.4595009645266578,
+                reward_std: 1.7e-300,
+                p_label: f64::MIN_POSITIVE,
+                objective: 1.1417517475222,
+                grad_norm: f64::NAN,
+            }],
+            test: vec![TestMetrics {
+                epoch: 10,
+                accuracy: 2.0 / 3.0,
+            }],
+        };
+        let back = history_from_text(&history_to_text(&h)).unwrap();
+        let (a, b) = (&h.train[0], &back.train[0]);
+        for (x, y) in [
+            (a.train_accuracy, b.train_accuracy),
+            (a.reward, b.reward),
+            (a.reward_std, b.reward_std),
+            (a.p_label, b.p_label),
+            (a.objective, b.objective),
+            (a.grad_norm, b.grad_norm),
+        ] {
+            if x.is_nan() {
+                assert!(y.is_nan());
+            } else {
+                assert_eq!(x.to_bits(), y.to_bits());
+            }
+        }
+        assert_eq!((b.epoch, b.group, b.inputs), (3, Group::Modified, 7));
+        assert_eq!(back.test, h.test);
+        assert!(history_from_text("train\t1\tx").is_none());
+    }
 }
