@@ -18,7 +18,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
+use crate::weights::{
+    ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
+};
 
 /// `GPT2Config`, with Hugging Face's field names and defaults (those of `gpt2`, 124M).
 /// Fields this crate does not use are kept in `extra` so that a saved `config.json` keeps them.
@@ -619,10 +621,7 @@ impl<B: Backend> GPT2LMHeadModel<B> {
             None => self.transformer.wte.weight.val(),
         };
         let vocab = weight.dims()[0];
-        hidden
-            .reshape([batch * seq, d])
-            .matmul(weight.transpose())
-            .reshape([batch, seq, vocab])
+        matmul_t(hidden.reshape([batch * seq, d]), weight).reshape([batch, seq, vocab])
     }
 
     /// Logits `[batch, seq, vocab_size]`; see [`Self::forward_hidden`] for the arguments.
