@@ -84,3 +84,24 @@ fn wgpu_logits_equal_cpu_logits() {
     println!("t5: wgpu vs cpu max |logit diff| = {diff:e}");
     assert!(diff <= 1e-4, "t5: {diff}");
 }
+
+/// Training works on wgpu: the gradient of the teacher-forced log-likelihood equals the CPU one.
+#[test]
+fn wgpu_gradients_equal_cpu_gradients() {
+    use burn::backend::Autodiff;
+    use model::{CpuBackend, score_tokens};
+    fn grad_of_wte<Bk: burn::tensor::backend::AutodiffBackend>(device: &Bk::Device) -> Vec<f32> {
+        let cases = SafeTensorsFile::open(fixtures().join("gpt2-tiny-cases.safetensors")).unwrap();
+        let m = GPT2LMHeadModel::<Bk>::load(fixtures().join("gpt2-tiny"), device).unwrap();
+        let ids = ints(&cases, "padded.input_ids", device);
+        let mask = ints(&cases, "padded.attention_mask", device);
+        let loss = score_tokens(&m, ids, mask).logprobs.sum();
+        let grads = loss.backward();
+        values(m.transformer.wte.weight.val().grad(&grads).unwrap())
+    }
+    let gpu = grad_of_wte::<Autodiff<Wgpu>>(&Default::default());
+    let cpu = grad_of_wte::<CpuBackend>(&Default::default());
+    let diff = max_diff(&gpu, &cpu);
+    println!("gpt2 wte gradient: wgpu vs cpu max |diff| = {diff:e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
