@@ -10,6 +10,8 @@ Same shapes as the Rust bench, on the CPU, float32, `torch.set_num_threads(2)`:
 * t5_small train_step: T5-small shapes (d_model 512, 6+6 layers, 8 heads, d_ff 2048, vocab
   32128), batch 16, source 64 tokens, target 32 tokens (`labels`), AdamW.
 * t5_small sample_16x48: 16 sources x 48 new tokens with `generate`.
+* `*_loop`: the same sampling as a hand-written cached loop (forward with `past_key_values`,
+  `torch.multinomial`), without `generate`'s machinery.
 
 Prints one line per benchmark: median and min seconds over the timed repetitions, and tokens/s
 for sampling. `--json FILE` also writes them.
@@ -43,7 +45,8 @@ def timed(fn, reps, warmup=1):
 def gpt2(reps):
     torch.manual_seed(0)
     config = GPT2Config(n_layer=6, n_embd=384, n_head=6, vocab_size=8192, n_positions=256,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        bos_token_id=1, eos_token_id=1)
     model = GPT2LMHeadModel(config)
     model.config._attn_implementation = "eager"
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
@@ -77,10 +80,27 @@ def gpt2(reps):
 
     yield "gpt2/sample_16x48", timed(sample, reps), BATCH * NEW_TOKENS
 
+    @torch.no_grad()
+    def sample_loop():
+        # The same sampling as a plain cached loop (no `generate` machinery).
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = model(input_ids=prompt, attention_mask=mask, position_ids=pos, use_cache=True)
+        m, last = mask, pos[:, -1:]
+        for step in range(NEW_TOKENS):
+            tok = torch.multinomial(torch.softmax(out.logits[:, -1].float(), -1), 1)
+            if step == NEW_TOKENS - 1:
+                break
+            m, last = torch.cat([m, torch.ones_like(tok)], 1), last + 1
+            out = model(input_ids=tok, attention_mask=m, position_ids=last,
+                        past_key_values=out.past_key_values, use_cache=True)
+
+    yield "gpt2/sample_16x48_loop", timed(sample_loop, reps), BATCH * NEW_TOKENS
+
 
 def t5(reps):
     torch.manual_seed(0)
-    config = T5Config(dropout_rate=0.0)  # t5-small shapes
+    # t5-small shapes
+    config = T5Config(dropout_rate=0.0, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
     model = T5ForConditionalGeneration(config)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
     src = torch.randint(2, 32100, (BATCH, T5_SRC))
@@ -104,6 +124,20 @@ def t5(reps):
                        min_new_tokens=NEW_TOKENS)
 
     yield "t5_small/sample_16x48", timed(sample, reps), BATCH * NEW_TOKENS
+
+    @torch.no_grad()
+    def sample_loop():
+        mask = torch.ones_like(src)
+        enc = model.get_encoder()(input_ids=src, attention_mask=mask)
+        tok = torch.zeros(BATCH, 1, dtype=torch.long)
+        past = None
+        for step in range(NEW_TOKENS):
+            out = model(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=tok,
+                        past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            tok = torch.multinomial(torch.softmax(out.logits[:, -1].float(), -1), 1)
+
+    yield "t5_small/sample_16x48_loop", timed(sample_loop, reps), BATCH * NEW_TOKENS
 
 
 def main():

@@ -664,8 +664,7 @@ pub fn sample<B: Backend, S: DecodeSession<B>>(
             }
             let row = &last[b * vocab..(b + 1) * vocab];
             let ban_eos = config.eos_token_id.filter(|_| step < config.min_new_tokens);
-            let token = choose_token(row, config, ban_eos, &mut rng);
-            let logprob = log_softmax_at(row, token as usize);
+            let (token, logprob) = sample_row(row, config, ban_eos, &mut rng);
             out.tokens[b].push(token);
             out.logprobs[b].push(logprob as f32);
             out.sequence_logprobs[b] += logprob as f32;
@@ -690,6 +689,41 @@ pub(crate) fn log_softmax_f32(row: &[f32]) -> Vec<f32> {
             .sum::<f64>()
             .ln();
     row.iter().map(|&x| (x as f64 - log_z) as f32).collect()
+}
+
+/// Picks the next token from one row of logits and returns it with its log-probability under
+/// `softmax(row)`. Plain sampling (temperature 1, no top-k/top-p, nothing banned) takes one pass
+/// of exponentials for both; otherwise the token comes from [`sampling_distribution`].
+fn sample_row(
+    row: &[f32],
+    config: &SamplingConfig,
+    ban: Option<u32>,
+    rng: &mut ChaCha8Rng,
+) -> (u32, f64) {
+    let plain = !config.greedy
+        && config.temperature == 1.0
+        && config.top_k.is_none()
+        && config.top_p.is_none()
+        && ban.is_none();
+    if !plain {
+        let token = choose_token(row, config, ban, rng);
+        return (token, log_softmax_at(row, token as usize));
+    }
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exps: Vec<f64> = row.iter().map(|&x| (x as f64 - max).exp()).collect();
+    let z: f64 = exps.iter().sum();
+    let target = rng.random::<f64>() * z;
+    let (mut acc, mut token) = (0.0, 0);
+    for (i, &e) in exps.iter().enumerate() {
+        if e > 0.0 {
+            acc += e;
+            token = i;
+            if target < acc {
+                break;
+            }
+        }
+    }
+    (token as u32, row[token] as f64 - max - z.ln())
 }
 
 /// `log softmax(row)[index]`, in f64.

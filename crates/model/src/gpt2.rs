@@ -13,12 +13,14 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, relu, softmax};
+use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
+use crate::weights::{
+    ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
+};
 
 /// `GPT2Config`, with Hugging Face's field names and defaults (those of `gpt2`, 124M).
 /// Fields this crate does not use are kept in `extra` so that a saved `config.json` keeps them.
@@ -158,13 +160,17 @@ impl Activation {
     }
 }
 
-/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`.
+/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`, computed as
+/// the equal `x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`: burn's sigmoid is one op with its own
+/// backward, where `tanh` plus the affine map around it are four (and burn-flex's scalar `tanh`
+/// cost 12% of a GPT-2 training step).
 pub fn gelu_new<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let c = (2.0f64 / std::f64::consts::PI).sqrt();
-    // x^3 as two products: burn-flex computes `powi_scalar(3)` with a scalar `powf`.
-    let cube = x.clone() * x.clone() * x.clone();
-    let inner = (x.clone() + cube.mul_scalar(0.044715)).mul_scalar(c);
-    (inner.tanh().add_scalar(1.0) * x).mul_scalar(0.5)
+    let c = 2.0 * (2.0f64 / std::f64::consts::PI).sqrt();
+    let inner = x.clone()
+        * (x.clone() * x.clone())
+            .mul_scalar(c * 0.044715)
+            .add_scalar(c);
+    sigmoid(inner) * x
 }
 
 /// HF's `Conv1D`: a linear layer with weight stored as `[in, out]`.
@@ -615,10 +621,7 @@ impl<B: Backend> GPT2LMHeadModel<B> {
             None => self.transformer.wte.weight.val(),
         };
         let vocab = weight.dims()[0];
-        hidden
-            .reshape([batch * seq, d])
-            .matmul(weight.transpose())
-            .reshape([batch, seq, vocab])
+        matmul_t(hidden.reshape([batch * seq, d]), weight).reshape([batch, seq, vocab])
     }
 
     /// Logits `[batch, seq, vocab_size]`; see [`Self::forward_hidden`] for the arguments.

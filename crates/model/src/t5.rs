@@ -22,7 +22,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, read_json, write_hf_config};
+use crate::weights::{
+    ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
+};
 
 /// `T5Config`, with Hugging Face's field names and defaults (those of `t5-small`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,9 +167,7 @@ impl<B: Backend> Linear<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq, n_in] = x.dims();
         let n_out = self.weight.dims()[0];
-        x.reshape([batch * seq, n_in])
-            .matmul(self.weight.val().transpose())
-            .reshape([batch, seq, n_out])
+        matmul_t(x.reshape([batch * seq, n_in]), self.weight.val()).reshape([batch, seq, n_out])
     }
 }
 
@@ -715,10 +715,11 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
             Some(w) => (hidden, w.val()),
             None => (hidden.mul_scalar((dm as f64).powf(-0.5)), self.shared.val()),
         };
-        hidden
-            .reshape([batch * len, dm])
-            .matmul(weight.transpose())
-            .reshape([batch, len, self.config.vocab_size])
+        matmul_t(hidden.reshape([batch * len, dm]), weight).reshape([
+            batch,
+            len,
+            self.config.vocab_size,
+        ])
     }
 
     /// Logits `[batch, new, vocab]` of the decoder on the next `decoder_input_ids` `[batch, new]`,

@@ -217,6 +217,21 @@ impl SafeTensorsFile {
     }
 }
 
+/// Up to this many rows, [`matmul_t`] multiplies from the weight's side.
+const FEW_ROWS: usize = 64;
+
+/// `x @ w^T` for `x` `[n, in]` and a weight `w` `[out, in]` stored row-major (`nn.Linear`'s layout,
+/// and tied embeddings used as an LM head). With few rows (decoding one token per sequence), gemm
+/// repacks the strided `w^T` on every call, which costs more than the product itself (half of
+/// T5-small's sampling time); `(w @ x^T)^T` reads `w` in its own layout instead.
+pub fn matmul_t<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
+    if x.dims()[0] <= FEW_ROWS {
+        w.matmul(x.transpose()).transpose()
+    } else {
+        x.matmul(w.transpose())
+    }
+}
+
 /// Collects named tensors and writes them as one safetensors file (f32, little endian).
 #[derive(Default)]
 pub struct TensorWriter {

@@ -241,3 +241,77 @@ fn seq2seq_batch_shifts_targets_behind_the_start_token() {
     let mask: Vec<f32> = batch.target_mask.into_data().iter::<f32>().collect();
     assert_eq!(mask, [1.0, 1.0, 1.0, 0.0]);
 }
+
+/// Random init follows HF's `_init_weights` (std per tensor kind) and saves the same tensor names
+/// as an HF checkpoint of that config.
+#[test]
+fn t5_init_has_hf_scales_and_names() {
+    use burn::tensor::backend::Backend;
+    let device = Default::default();
+    B::seed(&device, 5);
+    let fixture: model::T5Config =
+        model::weights::read_json(fixtures().join("t5-tiny/config.json")).unwrap();
+    let config = model::T5Config {
+        d_model: 64,
+        d_kv: 16,
+        d_ff: 256,
+        initializer_factor: 1.5,
+        ..fixture
+    };
+    let m = T5ForConditionalGeneration::<B>::init(config.clone(), &device).unwrap();
+    let std = |t: Tensor<B, 2>| {
+        let v: Vec<f32> = t.into_data().iter::<f32>().collect();
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt()
+    };
+    let f = 1.5f32;
+    let block = &m.encoder.block[0];
+    let checks = [
+        ("shared", std(m.shared.val()), f),
+        (
+            "q",
+            std(block.self_attention.q.weight.val()),
+            f * (64.0f32 * 16.0).powf(-0.5),
+        ),
+        (
+            "k",
+            std(block.self_attention.k.weight.val()),
+            f * 64f32.powf(-0.5),
+        ),
+        (
+            "o",
+            std(block.self_attention.o.weight.val()),
+            f * 64f32.powf(-0.5),
+        ),
+        ("wi", std(block.ff.wi.weight.val()), f * 64f32.powf(-0.5)),
+        ("wo", std(block.ff.wo.weight.val()), f * 256f32.powf(-0.5)),
+    ];
+    for (name, got, want) in checks {
+        assert!(
+            (got / want - 1.0).abs() < 0.1,
+            "{name}: std {got} vs {want}"
+        );
+    }
+    let norm: Vec<f32> = block
+        .ff_norm
+        .weight
+        .val()
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    assert!(norm.iter().all(|&x| x == 1.5));
+
+    let dir = tempfile::tempdir().unwrap();
+    m.save(dir.path()).unwrap();
+    let mut ours = SafeTensorsFile::open(dir.path().join("model.safetensors"))
+        .unwrap()
+        .names();
+    let mut hf = SafeTensorsFile::open(fixtures().join("t5-tiny/model.safetensors"))
+        .unwrap()
+        .names();
+    ours.sort();
+    hf.sort();
+    assert_eq!(ours, hf);
+    let reloaded = T5ForConditionalGeneration::<B>::load(dir.path(), &device).unwrap();
+    assert_eq!(reloaded.config.initializer_factor, 1.5);
+}
