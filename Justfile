@@ -13,9 +13,13 @@ reproduce-all jobs="2":
     cargo run -p runner -- sweep synthetic.yaml --jobs {{jobs}}
     cargo run -p runner -- sweep controlled.yaml --jobs {{jobs}}
 
-# Run the whole test suite.
+# Run the whole test suite: every crate on the CPU backend, then the GPU backends: `wgpu` and
+# `cuda` must compile (no GPU needed), and the wgpu parity tests run on a software Vulkan
+# (`mesa-vulkan-drivers`; they print SKIPPED without one).
 test:
     cargo test --workspace
+    cargo check -p runner --features wgpu,cuda
+    cargo test -p model --features wgpu --test wgpu --test wgpu_no_device
 
 # Run one sweep file, e.g. `just sweep theory.yaml smoke --jobs 2`.
 sweep file profile="default" *args="":

@@ -3,7 +3,7 @@ pub mod backend;
 pub mod gpt2;
 pub mod weights;
 
-pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, run_on};
+pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};
 pub use gpt2::{GPT2Config, GPT2LMHeadModel, KvCache};
 pub use weights::ModelError;
 pub mod generation;

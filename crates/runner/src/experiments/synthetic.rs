@@ -9,8 +9,8 @@ use super::{Experiment, SweepResults, Tables};
 use crate::store::{RunContext, cols};
 use anyhow::{Context, Result, bail};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::Backend;
-use model::{CpuBackend, GPT2LMHeadModel};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use model::{BackendTask, DeviceKind, GPT2LMHeadModel};
 use plotting::*;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,6 @@ use trainers::pg::{Estimator, PgConfig, PgTrainer};
 use trainers::ppo::{PpoConfig, PpoTrainer};
 use trainers::sft::{SftConfig, train_sft};
 use trainers::synthetic::ReverseTask;
-
-type B = CpuBackend;
 
 /// Serialises seeding and initialisation of the backend's global RNG across concurrent runs.
 static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -85,6 +83,8 @@ crate::sweep_config! {
         pub diag_samples: usize,
         /// "Small" reward std.
         pub std_threshold: f64,
+        /// cpu | wgpu | cuda (the latter two need the runner built with that feature).
+        pub device: DeviceKind,
     }
 }
 
@@ -144,6 +144,13 @@ impl Experiment for SyntheticConfig {
         if self.group_size < 2 && self.algorithm != Algorithm::Ppo {
             bail!("group_size must be >= 2 for {}", self.algorithm.name());
         }
+        if !self.device.is_compiled() {
+            bail!(
+                "device {} is not compiled into this runner; rebuild with `--features {}` or use device: cpu",
+                self.device,
+                self.device
+            );
+        }
         if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             bail!(
                 "n_embd ({}) must be a multiple of n_head ({})",
@@ -155,23 +162,49 @@ impl Experiment for SyntheticConfig {
     }
 
     fn run(&self, seed: u64, ctx: &RunContext) -> Result<Tables> {
-        let task = self.task();
+        model::run_on(
+            self.device,
+            Run {
+                cfg: self,
+                seed,
+                ctx,
+            },
+        )?
+    }
+
+    fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
+        report(sweeps, dir)
+    }
+}
+
+/// One run (config, seed), written once over any backend; [`model::run_on`] picks it.
+struct Run<'a> {
+    cfg: &'a SyntheticConfig,
+    seed: u64,
+    ctx: &'a RunContext,
+}
+
+impl BackendTask for Run<'_> {
+    type Output = Result<Tables>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Tables> {
+        let (cfg, seed, ctx) = (self.cfg, self.seed, self.ctx);
+        let task = cfg.task();
         let examples = task.examples();
-        let reward = self.task_reward()?;
+        let reward = cfg.task_reward()?;
         let tokens = task.tokens();
-        let device = Default::default();
         // The backend's RNG is process-global and `--jobs` runs share the process: seed and
         // initialise under one lock, so the initial weights depend on the seed alone.
         let model = {
             let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             <B as Backend>::seed(&device, seed);
-            task.model::<B>(self.n_layer, self.n_embd, self.n_head, &device)?
+            task.model::<B>(cfg.n_layer, cfg.n_embd, cfg.n_head, &device)?
         };
-        let max_new = self.ppo.alg.policy.args.generation_kwargs.max_new_tokens;
+        let max_new = cfg.ppo.alg.policy.args.generation_kwargs.max_new_tokens;
 
         let sft = SftConfig {
-            optim: OptimConfig::adam(self.sft_learning_rate),
-            max_steps: self.sft_steps,
+            optim: OptimConfig::adam(cfg.sft_learning_rate),
+            max_steps: cfg.sft_steps,
             batch_size: examples.len(),
             frac_train_samples: 1.0,
             seed,
@@ -180,16 +213,16 @@ impl Experiment for SyntheticConfig {
         let model = train_sft(model, &examples, tokens.pad, &sft, |l| sft_loss = l.loss)?;
         ctx.log(format!(
             "SFT: {} steps, last loss {sft_loss:.4}",
-            self.sft_steps
+            cfg.sft_steps
         ));
 
         let diag = |m: &GPT2LMHeadModel<B>, it: usize| -> Vec<RewardStats> {
-            let sampling = self.ppo.alg.policy.args.generation_kwargs.sampling(
+            let sampling = cfg.ppo.alg.policy.args.generation_kwargs.sampling(
                 tokens.eos,
                 tokens.pad,
                 step_seed(seed, 99, it as u64),
             );
-            sampled_reward_stats(&m.valid(), &examples, &reward, self.diag_samples, &sampling)
+            sampled_reward_stats(&m.valid(), &examples, &reward, cfg.diag_samples, &sampling)
         };
         let mut inputs: Vec<InputRow> = Vec::new();
         let record = |m: &GPT2LMHeadModel<B>, it: usize, inputs: &mut Vec<InputRow>| {
@@ -206,10 +239,10 @@ impl Experiment for SyntheticConfig {
 
         let mut steps: Vec<StepRow> = Vec::new();
         let t0 = Instant::now();
-        let final_model = match self.algorithm {
+        let final_model = match cfg.algorithm {
             Algorithm::Ppo => {
-                let mut t = PpoTrainer::new(model, self.ppo.clone(), tokens, seed)?;
-                for it in 0..self.iterations {
+                let mut t = PpoTrainer::new(model, cfg.ppo.clone(), tokens, seed)?;
+                for it in 0..cfg.iterations {
                     let l = t.train_iteration(&examples, &reward)?;
                     steps.push(StepRow {
                         iteration: it,
@@ -223,7 +256,7 @@ impl Experiment for SyntheticConfig {
                         learning_rate: l.learning_rate,
                         samples: l.episodes,
                     });
-                    if (it + 1).is_multiple_of(self.diag_every) {
+                    if (it + 1).is_multiple_of(cfg.diag_every) {
                         record(&t.model.policy, it + 1, &mut inputs);
                     }
                 }
@@ -236,22 +269,22 @@ impl Experiment for SyntheticConfig {
                     Algorithm::Rloo => Estimator::Rloo,
                     _ => Estimator::ReinforceBaseline,
                 };
-                let mut t = PgTrainer::new(model, self.pg(estimator), tokens, seed)?;
-                for it in 0..self.iterations {
+                let mut t = PgTrainer::new(model, cfg.pg(estimator), tokens, seed)?;
+                for it in 0..cfg.iterations {
                     let l = t.train_step(&examples, &reward)?;
                     steps.push(StepRow {
                         iteration: it,
                         reward: l.reward,
                         kl: l.kl,
-                        kl_coeff: self.ppo.alg.kl_div.coeff,
+                        kl_coeff: cfg.ppo.alg.kl_div.coeff,
                         entropy: l.entropy,
                         value_loss: f64::NAN,
                         clip_fraction: l.clip_fraction,
                         grad_norm: l.grad_norm,
                         learning_rate: l.learning_rate,
-                        samples: self.ppo.env.n_envs * self.group_size,
+                        samples: cfg.ppo.env.n_envs * cfg.group_size,
                     });
-                    if (it + 1).is_multiple_of(self.diag_every) {
+                    if (it + 1).is_multiple_of(cfg.diag_every) {
                         record(&t.policy, it + 1, &mut inputs);
                     }
                 }
@@ -261,13 +294,13 @@ impl Experiment for SyntheticConfig {
         let secs = t0.elapsed().as_secs_f64();
         let (greedy1, _) =
             evaluate_greedy(&final_model.valid(), &examples, &reward, tokens, max_new);
-        if !self.iterations.is_multiple_of(self.diag_every) {
-            record(&final_model, self.iterations, &mut inputs);
+        if !cfg.iterations.is_multiple_of(cfg.diag_every) {
+            record(&final_model, cfg.iterations, &mut inputs);
         }
-        let per_sec = self.iterations as f64 / secs.max(1e-9);
+        let per_sec = cfg.iterations as f64 / secs.max(1e-9);
         ctx.log(format!(
             "{}: greedy reward {greedy0:.4} -> {greedy1:.4}; {per_sec:.2} iterations/s",
-            self.algorithm.name()
+            cfg.algorithm.name()
         ));
 
         let first: Vec<RewardStats> = inputs
@@ -281,7 +314,7 @@ impl Experiment for SyntheticConfig {
             .filter(|r| r.iteration == last_it)
             .map(|r| r.stats)
             .collect();
-        let algo = self.algorithm.name();
+        let algo = cfg.algorithm.name();
         let n = steps.len();
         let steps_df = df!(
             "algorithm" => vec![algo; n],
@@ -312,8 +345,8 @@ impl Experiment for SyntheticConfig {
             "algorithm" => [algo],
             "greedy_reward_initial" => [greedy0],
             "greedy_reward_final" => [greedy1],
-            "frac_small_std_initial" => [fraction_below(&first, self.std_threshold)],
-            "frac_small_std_final" => [fraction_below(&last, self.std_threshold)],
+            "frac_small_std_initial" => [fraction_below(&first, cfg.std_threshold)],
+            "frac_small_std_final" => [fraction_below(&last, cfg.std_threshold)],
             "iterations_per_second" => [per_sec],
             "sft_final_loss" => [sft_loss],
         )?;
@@ -322,10 +355,6 @@ impl Experiment for SyntheticConfig {
             ("inputs".into(), inputs_df),
             ("summary".into(), summary),
         ])
-    }
-
-    fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
-        report(sweeps, dir)
     }
 }
 
