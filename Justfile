@@ -47,3 +47,9 @@ gallery:
 bench-rewards:
     cargo bench -p rewards --bench rewards
     python3 scripts/bench_rewards.py
+
+# Benchmark the models against PyTorch eager on the same shapes, side by side, with `threads`
+# threads each (needs `pip install torch transformers`); numbers go to results/perf/model.md by hand.
+bench-model threads="2":
+    RAYON_NUM_THREADS={{threads}} cargo bench -p model --bench model -- --warm-up-time 2
+    python3 scripts/bench_torch.py --reps 3 --threads {{threads}}

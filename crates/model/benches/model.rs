@@ -77,6 +77,8 @@ fn sampling() -> SamplingConfig {
 }
 
 fn gpt2(c: &mut Criterion) {
+    // As the runner does at start (`model::tune_allocator`); idempotent.
+    model::tune_allocator();
     let device = Default::default();
     B::seed(&device, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -110,6 +112,7 @@ fn gpt2(c: &mut Criterion) {
 }
 
 fn t5(c: &mut Criterion) {
+    model::tune_allocator();
     let device = Default::default();
     B::seed(&device, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(1);

@@ -1,8 +1,10 @@
 //! GPT-2 and T5 in burn: Hugging Face checkpoints, teacher-forced scoring and sampling.
+pub mod alloc;
 pub mod backend;
 pub mod gpt2;
 pub mod weights;
 
+pub use alloc::tune_allocator;
 pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};
 pub use gpt2::{GPT2Config, GPT2LMHeadModel, KvCache};
 pub use weights::ModelError;

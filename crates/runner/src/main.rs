@@ -151,6 +151,15 @@ fn options(
 }
 
 fn main() {
+    // Training allocates and frees big tensors every step: keep freed memory in the process.
+    model::tune_allocator();
+    // `runner list | head`: a closed pipe ends the process quietly, as for other Unix tools,
+    // instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(2);
