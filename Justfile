@@ -53,3 +53,9 @@ bench-rewards:
 bench-model threads="2":
     RAYON_NUM_THREADS={{threads}} cargo bench -p model --bench model -- --warm-up-time 2
     python3 scripts/bench_torch.py --reps 3 --threads {{threads}}
+
+# Train tiny GPT-2 and T5 models here, save them, and open them with Hugging Face `transformers`
+# (needs `pip install torch transformers safetensors`): logits must agree within 1e-4.
+check-hf:
+    cargo run -p model --example export_trained -- target/hf-export
+    python3 scripts/check_hf_load.py target/hf-export
