@@ -37,6 +37,7 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p model --features wgpu,cuda --all-targets -- -D warnings
 
 # Render one figure with every panel type into target/gallery.{png,svg}.
 gallery:

@@ -45,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut gpt2 = GPT2LMHeadModel::<B>::init(config, &device)?;
     let mut optim = AdamWConfig::new().init();
-    let train = ids::<B>(&[vec![5, 9, 13, 17, 21, 25], vec![6, 10, 14, 18, 22, 26]], &device);
+    let train = ids::<B>(
+        &[vec![5, 9, 13, 17, 21, 25], vec![6, 10, 14, 18, 22, 26]],
+        &device,
+    );
     let ones = Tensor::<B, 2, Int>::ones([2, 6], &device);
     for _ in 0..5 {
         let loss = score_tokens(&gpt2, train.clone(), ones.clone())

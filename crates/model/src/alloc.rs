@@ -41,7 +41,7 @@ mod tests {
         );
         // Allocation still works after the change, for small and big blocks.
         let big = vec![1u8; 64 << 20];
-        let small = vec![2u8; 100];
+        let small = Box::new([2u8; 100]);
         assert_eq!(big[12345] + small[7], 3);
     }
 }
