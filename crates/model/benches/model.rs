@@ -19,7 +19,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use model::{
     CpuBackend, GPT2Config, GPT2LMHeadModel, SamplingConfig, Seq2SeqBatch, T5Config,
-    T5ForConditionalGeneration, generate, generate_seq2seq, score_seq2seq, score_tokens,
+    T5ForConditionalGeneration, generate, generate_seq2seq, seq2seq_logprobs, token_logprobs,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -94,8 +94,7 @@ fn gpt2(c: &mut Criterion) {
     let mask = Tensor::<B, 2, Int>::ones([Shapes::BATCH, Shapes::GPT2_SEQ], &device);
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let scores = score_tokens(&model, ids.clone(), mask.clone());
-            let loss = scores.logprobs.mean().neg();
+            let loss = token_logprobs(&model, ids.clone(), mask.clone()).mean().neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-4, model.clone(), grads);
         })
@@ -126,8 +125,7 @@ fn t5(c: &mut Criterion) {
     let batch = Seq2SeqBatch::<B>::new(&sources, &targets, 0, 0, &device);
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let scores = score_seq2seq(&model, &batch);
-            let loss = scores.token_logprobs.mean().neg();
+            let loss = seq2seq_logprobs(&model, &batch).mean().neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-4, model.clone(), grads);
         })

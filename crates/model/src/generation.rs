@@ -139,6 +139,28 @@ pub fn score_tokens<B: Backend, M: CausalLM<B>>(
     )
 }
 
+/// Teacher-forced next-token log-probabilities only, `[batch, seq - 1]`: what a cross-entropy
+/// (SFT) loss needs. [`score_tokens`] also computes entropies, one more `exp` and product over
+/// `[batch, seq - 1, vocab]`, which SFT does not use.
+pub fn token_logprobs<B: Backend, M: CausalLM<B>>(
+    model: &M,
+    input_ids: Tensor<B, 2, Int>,
+    attention_mask: Tensor<B, 2, Int>,
+) -> Tensor<B, 2> {
+    let seq = input_ids.dims()[1];
+    assert!(seq >= 2, "scoring needs at least two tokens per sequence");
+    let logits = model.logits(input_ids.clone(), attention_mask, None);
+    let logp = log_softmax(logits.narrow(1, 0, seq - 1), 2);
+    logprobs_of_targets(logp, input_ids.narrow(1, 1, seq - 1))
+}
+
+/// `logp[b, t, targets[b, t]]`, `[batch, len]`.
+fn logprobs_of_targets<B: Backend>(logp: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+    let [batch, len, _] = logp.dims();
+    logp.gather(2, targets.reshape([batch, len, 1]))
+        .reshape([batch, len])
+}
+
 /// `log softmax(logits)` at `targets` and the entropy of `softmax(logits)`, `[batch, len]` each,
 /// for logits `[batch, len, vocab]` and targets `[batch, len]`.
 fn scores_of_targets<B: Backend>(
@@ -147,10 +169,7 @@ fn scores_of_targets<B: Backend>(
 ) -> TokenScores<B> {
     let [batch, len, _] = logits.dims();
     let logp = log_softmax(logits, 2);
-    let logprobs = logp
-        .clone()
-        .gather(2, targets.reshape([batch, len, 1]))
-        .reshape([batch, len]);
+    let logprobs = logprobs_of_targets(logp.clone(), targets);
     let entropies = (logp.clone().exp() * logp)
         .sum_dim(2)
         .neg()
@@ -248,6 +267,16 @@ pub fn score_completions<B: Backend, M: CausalLM<B>>(
         mask,
         sequence_logprobs,
     }
+}
+
+/// The completion tokens' log-probabilities only, `[batch, seq - 1]`, zero outside completions
+/// (as [`CompletionScores::token_logprobs`], without the entropies SFT does not need).
+pub fn completion_logprobs<B: Backend, M: CausalLM<B>>(
+    model: &M,
+    batch: &CausalBatch<B>,
+) -> Tensor<B, 2> {
+    token_logprobs(model, batch.input_ids.clone(), batch.attention_mask.clone())
+        * batch.completion_mask.clone()
 }
 
 /// Sources and targets of an encoder-decoder laid out for one teacher-forced pass: sources
@@ -349,6 +378,18 @@ pub fn score_seq2seq<B: Backend, M: Seq2SeqLM<B>>(
         mask,
         sequence_logprobs,
     }
+}
+
+/// The target tokens' log-probabilities only, `[batch, tgt]`, zero outside target tokens (as
+/// [`score_seq2seq`]'s `token_logprobs`, without the entropies an SFT loss does not need).
+pub fn seq2seq_logprobs<B: Backend, M: Seq2SeqLM<B>>(
+    model: &M,
+    batch: &Seq2SeqBatch<B>,
+) -> Tensor<B, 2> {
+    let states = model.encode(batch.input_ids.clone(), batch.attention_mask.clone());
+    let mut cache = model.new_cache(states, batch.attention_mask.clone());
+    let logits = model.decode_logits(batch.decoder_input_ids.clone(), &mut cache);
+    logprobs_of_targets(log_softmax(logits, 2), batch.labels.clone()) * batch.target_mask.clone()
 }
 
 /// How to pick new tokens.

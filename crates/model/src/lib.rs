@@ -13,7 +13,8 @@ pub mod generation;
 pub use generation::{
     CausalBatch, CausalLM, CausalSession, CompletionScores, DecodeSession, Generated,
     SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, generate,
-    generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
+    completion_logprobs, generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
+    seq2seq_logprobs, token_logprobs,
 };
 pub mod tokenizer;
 

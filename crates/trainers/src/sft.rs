@@ -3,14 +3,14 @@
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
-use model::GPT2LMHeadModel;
+use model::{CausalBatch, GPT2LMHeadModel, completion_logprobs};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::lm::{Example, score, step_seed};
+use crate::lm::{Example, step_seed};
 use crate::optim::{OptimConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,9 +66,9 @@ pub fn sft_loss<B: AutodiffBackend>(
     let prompts: Vec<Vec<u32>> = examples.iter().map(|x| x.prompt_ids.clone()).collect();
     let targets: Vec<Vec<u32>> = examples.iter().map(|x| x.target_ids.clone()).collect();
     let tokens: usize = targets.iter().map(Vec::len).sum();
-    let (_, scores) = score(model, &prompts, &targets, pad);
-    scores
-        .token_logprobs
+    let device = model.transformer.wte.weight.device();
+    let batch = CausalBatch::new(&prompts, &targets, pad, &device);
+    completion_logprobs(model, &batch)
         .sum()
         .neg()
         .div_scalar(tokens.max(1) as f64)
