@@ -94,7 +94,9 @@ fn gpt2(c: &mut Criterion) {
     let mask = Tensor::<B, 2, Int>::ones([Shapes::BATCH, Shapes::GPT2_SEQ], &device);
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let loss = token_logprobs(&model, ids.clone(), mask.clone()).mean().neg();
+            let loss = token_logprobs(&model, ids.clone(), mask.clone())
+                .mean()
+                .neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-4, model.clone(), grads);
         })

@@ -12,8 +12,8 @@ pub mod generation;
 
 pub use generation::{
     CausalBatch, CausalLM, CausalSession, CompletionScores, DecodeSession, Generated,
-    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, generate,
-    completion_logprobs, generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
+    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, completion_logprobs,
+    generate, generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
     seq2seq_logprobs, token_logprobs,
 };
 pub mod tokenizer;
