@@ -11,10 +11,12 @@
 //!   temperature 1; reported as time per call (tokens/s = 768 / time).
 //! * `t5_train_step` and `t5_sample`: the same for T5-small shapes (d_model 512, 6+6 layers,
 //!   8 heads, d_ff 2048, vocab 32128), batch 16, source 64 tokens, target 32 tokens.
+//! * With `--features cuda`: `cuda_gpt2_124m/*`, the GPT-2 benchmarks with GPT-2 124M's shapes
+//!   (12 layers, 768 wide, vocab 50257) on the CUDA backend (`scripts/gpu-check.sh bench`).
 
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use model::{
@@ -25,7 +27,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 type B = CpuBackend;
-type Inner = <B as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+type Inner = <B as AutodiffBackend>::InnerBackend;
 
 struct Shapes;
 impl Shapes {
@@ -79,19 +81,44 @@ fn sampling() -> SamplingConfig {
 fn gpt2(c: &mut Criterion) {
     // As the runner does at start (`model::tune_allocator`); idempotent.
     model::tune_allocator();
+    bench_gpt2::<B>(c, "gpt2", gpt2_config(), &Default::default());
+}
+
+/// GPT-2 124M's shapes on the CUDA backend.
+#[cfg(feature = "cuda")]
+fn gpt2_124m_cuda(c: &mut Criterion) {
     let device = Default::default();
-    B::seed(&device, 0);
+    if let Err(e) = model::probe::<model::backend::CudaBackend>(model::DeviceKind::Cuda, &device) {
+        eprintln!("SKIPPED cuda_gpt2_124m: {e}");
+        return;
+    }
+    bench_gpt2::<model::backend::CudaBackend>(c, "cuda_gpt2_124m", GPT2Config::default(), &device);
+}
+
+/// Waits for the device to finish queued work (GPU backends run asynchronously): reads one value.
+fn sync<Bk: Backend>(t: Tensor<Bk, 2>) {
+    let _ = t.slice([0..1, 0..1]).into_data();
+}
+
+fn bench_gpt2<Bk: AutodiffBackend>(
+    c: &mut Criterion,
+    name: &str,
+    config: GPT2Config,
+    device: &Bk::Device,
+) {
+    Bk::seed(device, 0);
+    let vocab = config.vocab_size;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut group = c.benchmark_group("gpt2");
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
 
-    let mut model = GPT2LMHeadModel::<B>::init(gpt2_config(), &device).unwrap();
+    let mut model = GPT2LMHeadModel::<Bk>::init(config, device).unwrap();
     let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
-    let ids = ids_tensor::<B>(
-        &random_ids(&mut rng, Shapes::BATCH, Shapes::GPT2_SEQ, 8192),
-        &device,
+    let ids = ids_tensor::<Bk>(
+        &random_ids(&mut rng, Shapes::BATCH, Shapes::GPT2_SEQ, vocab),
+        device,
     );
-    let mask = Tensor::<B, 2, Int>::ones([Shapes::BATCH, Shapes::GPT2_SEQ], &device);
+    let mask = Tensor::<Bk, 2, Int>::ones([Shapes::BATCH, Shapes::GPT2_SEQ], device);
     group.bench_function("train_step", |b| {
         b.iter(|| {
             let loss = token_logprobs(&model, ids.clone(), mask.clone())
@@ -99,15 +126,16 @@ fn gpt2(c: &mut Criterion) {
                 .neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-4, model.clone(), grads);
+            sync(model.transformer.wte.weight.val());
         })
     });
 
-    let inference: GPT2LMHeadModel<Inner> = model.valid();
+    let inference: GPT2LMHeadModel<Bk::InnerBackend> = model.valid();
     let prompts: Vec<Vec<u32>> = (0..Shapes::BATCH)
-        .map(|i| random_ids(&mut rng, 1, 8 + i % 9, 8192).remove(0))
+        .map(|i| random_ids(&mut rng, 1, 8 + i % 9, vocab).remove(0))
         .collect();
     group.bench_function("sample_16x48", |b| {
-        b.iter(|| generate(&inference, &prompts, &sampling(), &device))
+        b.iter(|| generate(&inference, &prompts, &sampling(), device))
     });
     group.finish();
 }
@@ -140,5 +168,8 @@ fn t5(c: &mut Criterion) {
     group.finish();
 }
 
+#[cfg(not(feature = "cuda"))]
 criterion_group!(benches, gpt2, t5);
+#[cfg(feature = "cuda")]
+criterion_group!(benches, gpt2, t5, gpt2_124m_cuda);
 criterion_main!(benches);
