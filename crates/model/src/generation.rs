@@ -130,13 +130,8 @@ pub fn score_tokens<B: Backend, M: CausalLM<B>>(
     input_ids: Tensor<B, 2, Int>,
     attention_mask: Tensor<B, 2, Int>,
 ) -> TokenScores<B> {
-    let seq = input_ids.dims()[1];
-    assert!(seq >= 2, "scoring needs at least two tokens per sequence");
-    let logits = model.logits(input_ids.clone(), attention_mask, None);
-    scores_of_targets(
-        logits.narrow(1, 0, seq - 1),
-        input_ids.narrow(1, 1, seq - 1),
-    )
+    let (logits, targets) = next_token_logits(model, input_ids, attention_mask);
+    scores_of_targets(logits, targets)
 }
 
 /// Teacher-forced next-token log-probabilities only, `[batch, seq - 1]`: what a cross-entropy
@@ -147,11 +142,23 @@ pub fn token_logprobs<B: Backend, M: CausalLM<B>>(
     input_ids: Tensor<B, 2, Int>,
     attention_mask: Tensor<B, 2, Int>,
 ) -> Tensor<B, 2> {
+    let (logits, targets) = next_token_logits(model, input_ids, attention_mask);
+    logprobs_of_targets(log_softmax(logits, 2), targets)
+}
+
+/// Logits `[batch, seq - 1, vocab]` of each position's next token, and those tokens.
+fn next_token_logits<B: Backend, M: CausalLM<B>>(
+    model: &M,
+    input_ids: Tensor<B, 2, Int>,
+    attention_mask: Tensor<B, 2, Int>,
+) -> (Tensor<B, 3>, Tensor<B, 2, Int>) {
     let seq = input_ids.dims()[1];
     assert!(seq >= 2, "scoring needs at least two tokens per sequence");
     let logits = model.logits(input_ids.clone(), attention_mask, None);
-    let logp = log_softmax(logits.narrow(1, 0, seq - 1), 2);
-    logprobs_of_targets(logp, input_ids.narrow(1, 1, seq - 1))
+    (
+        logits.narrow(1, 0, seq - 1),
+        input_ids.narrow(1, 1, seq - 1),
+    )
 }
 
 /// `logp[b, t, targets[b, t]]`, `[batch, len]`.
@@ -251,22 +258,28 @@ pub struct CompletionScores<B: Backend> {
     pub sequence_logprobs: Tensor<B, 1>,
 }
 
+impl<B: Backend> CompletionScores<B> {
+    /// Per-token scores zeroed outside `mask` (`[batch, len]`), and their sums per row.
+    fn masked(scores: TokenScores<B>, mask: Tensor<B, 2>) -> Self {
+        let token_logprobs = scores.logprobs * mask.clone();
+        let token_entropies = scores.entropies * mask.clone();
+        let rows = mask.dims()[0];
+        let sequence_logprobs = token_logprobs.clone().sum_dim(1).reshape([rows]);
+        CompletionScores {
+            token_logprobs,
+            token_entropies,
+            mask,
+            sequence_logprobs,
+        }
+    }
+}
+
 pub fn score_completions<B: Backend, M: CausalLM<B>>(
     model: &M,
     batch: &CausalBatch<B>,
 ) -> CompletionScores<B> {
     let scores = score_tokens(model, batch.input_ids.clone(), batch.attention_mask.clone());
-    let mask = batch.completion_mask.clone();
-    let token_logprobs = scores.logprobs * mask.clone();
-    let token_entropies = scores.entropies * mask.clone();
-    let rows = mask.dims()[0];
-    let sequence_logprobs = token_logprobs.clone().sum_dim(1).reshape([rows]);
-    CompletionScores {
-        token_logprobs,
-        token_entropies,
-        mask,
-        sequence_logprobs,
-    }
+    CompletionScores::masked(scores, batch.completion_mask.clone())
 }
 
 /// The completion tokens' log-probabilities only, `[batch, seq - 1]`, zero outside completions
@@ -363,21 +376,15 @@ pub fn score_seq2seq<B: Backend, M: Seq2SeqLM<B>>(
     model: &M,
     batch: &Seq2SeqBatch<B>,
 ) -> CompletionScores<B> {
+    let scores = scores_of_targets(seq2seq_logits(model, batch), batch.labels.clone());
+    CompletionScores::masked(scores, batch.target_mask.clone())
+}
+
+/// Decoder logits `[batch, tgt, vocab]` of a teacher-forced pass over `batch`.
+fn seq2seq_logits<B: Backend, M: Seq2SeqLM<B>>(model: &M, batch: &Seq2SeqBatch<B>) -> Tensor<B, 3> {
     let states = model.encode(batch.input_ids.clone(), batch.attention_mask.clone());
     let mut cache = model.new_cache(states, batch.attention_mask.clone());
-    let logits = model.decode_logits(batch.decoder_input_ids.clone(), &mut cache);
-    let scores = scores_of_targets(logits, batch.labels.clone());
-    let mask = batch.target_mask.clone();
-    let token_logprobs = scores.logprobs * mask.clone();
-    let token_entropies = scores.entropies * mask.clone();
-    let rows = mask.dims()[0];
-    let sequence_logprobs = token_logprobs.clone().sum_dim(1).reshape([rows]);
-    CompletionScores {
-        token_logprobs,
-        token_entropies,
-        mask,
-        sequence_logprobs,
-    }
+    model.decode_logits(batch.decoder_input_ids.clone(), &mut cache)
 }
 
 /// The target tokens' log-probabilities only, `[batch, tgt]`, zero outside target tokens (as
@@ -386,10 +393,8 @@ pub fn seq2seq_logprobs<B: Backend, M: Seq2SeqLM<B>>(
     model: &M,
     batch: &Seq2SeqBatch<B>,
 ) -> Tensor<B, 2> {
-    let states = model.encode(batch.input_ids.clone(), batch.attention_mask.clone());
-    let mut cache = model.new_cache(states, batch.attention_mask.clone());
-    let logits = model.decode_logits(batch.decoder_input_ids.clone(), &mut cache);
-    logprobs_of_targets(log_softmax(logits, 2), batch.labels.clone()) * batch.target_mask.clone()
+    let logp = log_softmax(seq2seq_logits(model, batch), 2);
+    logprobs_of_targets(logp, batch.labels.clone()) * batch.target_mask.clone()
 }
 
 /// How to pick new tokens.
