@@ -2,7 +2,6 @@
 //! logits, greedy tokens and gradients must agree. Shared by `tests/wgpu.rs` and `tests/cuda.rs`,
 //! which pick the backend; each skips (prints `SKIPPED`) when its device does not open, unless
 //! `RFT_REQUIRE_<KIND>=1` makes that a failure.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 
