@@ -15,18 +15,10 @@
 
 use crate::{DataError, Result};
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-/// A reproducible random stream for one purpose of one seed (`stream` tells purposes apart).
-pub fn rng(seed: u64, stream: &str) -> ChaCha8Rng {
-    // FNV-1a over the stream name, mixed with the seed.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in stream.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ h)
-}
+pub use seeds::named as rng;
 
 /// The label set of every class: `sets[c][0] == c`, then the extra labels in the order drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]

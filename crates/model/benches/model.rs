@@ -106,13 +106,12 @@ fn bench_gpt2<Bk: AutodiffBackend>(
     config: GPT2Config,
     device: &Bk::Device,
 ) {
-    Bk::seed(device, 0);
     let vocab = config.vocab_size;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
 
-    let mut model = GPT2LMHeadModel::<Bk>::init(config, device).unwrap();
+    let mut model = GPT2LMHeadModel::<Bk>::init(config, 0, device).unwrap();
     let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
     let ids = ids_tensor::<Bk>(
         &random_ids(&mut rng, Shapes::BATCH, Shapes::GPT2_SEQ, vocab),
@@ -143,12 +142,11 @@ fn bench_gpt2<Bk: AutodiffBackend>(
 fn t5(c: &mut Criterion) {
     model::tune_allocator();
     let device = Default::default();
-    B::seed(&device, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut group = c.benchmark_group("t5_small");
     group.sample_size(10);
 
-    let mut model = T5ForConditionalGeneration::<B>::init(t5_small(), &device).unwrap();
+    let mut model = T5ForConditionalGeneration::<B>::init(t5_small(), 0, &device).unwrap();
     let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
     let sources = random_ids(&mut rng, Shapes::BATCH, Shapes::T5_SRC, 32100);
     let targets = random_ids(&mut rng, Shapes::BATCH, Shapes::T5_TGT, 32100);

@@ -15,9 +15,10 @@ use std::path::Path;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Distribution, Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::params::ParamSource;
 use crate::weights::{
     ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
 };
@@ -181,27 +182,18 @@ pub struct Conv1D<B: Backend> {
 }
 
 impl<B: Backend> Conv1D<B> {
-    fn init(n_in: usize, n_out: usize, std: f64, device: &B::Device) -> Self {
-        Conv1D {
-            weight: Param::from_tensor(Tensor::random(
-                [n_in, n_out],
-                Distribution::Normal(0.0, std),
-                device,
-            )),
-            bias: Param::from_tensor(Tensor::zeros([n_out], device)),
-        }
-    }
-
-    fn load(
-        w: &SafeTensorsFile,
+    /// `{name}.weight` `[n_in, n_out]` (seeded: `N(0, std)`) and `{name}.bias` (seeded: 0).
+    fn new(
+        src: ParamSource<'_>,
         name: &str,
         n_in: usize,
         n_out: usize,
+        std: f64,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
         Ok(Conv1D {
-            weight: w.param(&format!("{name}.weight"), [n_in, n_out], device)?,
-            bias: w.param(&format!("{name}.bias"), [n_out], device)?,
+            weight: src.normal(&format!("{name}.weight"), [n_in, n_out], std, device)?,
+            bias: src.constant(&format!("{name}.bias"), [n_out], 0.0, device)?,
         })
     }
 
@@ -229,24 +221,17 @@ pub struct LayerNorm<B: Backend> {
 }
 
 impl<B: Backend> LayerNorm<B> {
-    fn init(dim: usize, eps: f64, device: &B::Device) -> Self {
-        LayerNorm {
-            weight: Param::from_tensor(Tensor::ones([dim], device)),
-            bias: Param::from_tensor(Tensor::zeros([dim], device)),
-            eps,
-        }
-    }
-
-    fn load(
-        w: &SafeTensorsFile,
+    /// `{name}.weight` (seeded: 1) and `{name}.bias` (seeded: 0).
+    fn new(
+        src: ParamSource<'_>,
         name: &str,
         dim: usize,
         eps: f64,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
         Ok(LayerNorm {
-            weight: w.param(&format!("{name}.weight"), [dim], device)?,
-            bias: w.param(&format!("{name}.bias"), [dim], device)?,
+            weight: src.constant(&format!("{name}.weight"), [dim], 1.0, device)?,
+            bias: src.constant(&format!("{name}.bias"), [dim], 0.0, device)?,
             eps,
         })
     }
@@ -427,54 +412,10 @@ pub struct GPT2LMHeadModel<B: Backend> {
 impl<B: Backend> GPT2LMHeadModel<B> {
     /// A randomly initialised model, as HF's `GPT2PreTrainedModel._init_weights`: weights
     /// `N(0, initializer_range)`, the residual projections (`c_proj`) scaled by `1/sqrt(2 n_layer)`,
-    /// biases 0, LayerNorms 1 and 0. Uses the backend's RNG (seed it with `B::seed`).
-    pub fn init(config: GPT2Config, device: &B::Device) -> Result<Self, ModelError> {
-        config.validate()?;
-        let std = config.initializer_range;
-        let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
-        let (d, eps) = (config.n_embd, config.layer_norm_epsilon);
-        let act = Activation::parse(&config.activation_function)?;
-        let embedding = |n: usize| Embedding {
-            weight: Param::from_tensor(Tensor::random(
-                [n, d],
-                Distribution::Normal(0.0, std),
-                device,
-            )),
-        };
-        let h = (0..config.n_layer)
-            .map(|layer_idx| GPT2Block {
-                ln_1: LayerNorm::init(d, eps, device),
-                attn: GPT2Attention {
-                    c_attn: Conv1D::init(d, 3 * d, std, device),
-                    c_proj: Conv1D::init(d, d, proj_std, device),
-                    n_head: config.n_head,
-                    scale: attention_scale(&config, layer_idx),
-                },
-                ln_2: LayerNorm::init(d, eps, device),
-                mlp: GPT2MLP {
-                    c_fc: Conv1D::init(d, config.inner_dim(), std, device),
-                    c_proj: Conv1D::init(config.inner_dim(), d, proj_std, device),
-                    act,
-                },
-            })
-            .collect();
-        let lm_head = (!config.tie_word_embeddings).then(|| {
-            Param::from_tensor(Tensor::random(
-                [config.vocab_size, d],
-                Distribution::Normal(0.0, std),
-                device,
-            ))
-        });
-        Ok(GPT2LMHeadModel {
-            transformer: GPT2Model {
-                wte: embedding(config.vocab_size),
-                wpe: embedding(config.n_positions),
-                h,
-                ln_f: LayerNorm::init(d, eps, device),
-            },
-            lm_head,
-            config,
-        })
+    /// biases 0, LayerNorms 1 and 0. Every parameter is drawn from its own stream of `seed`
+    /// ([`ParamSource::Seeded`]), so the weights depend on the seed alone.
+    pub fn init(config: GPT2Config, seed: u64, device: &B::Device) -> Result<Self, ModelError> {
+        Self::build(config, ParamSource::Seeded(seed), device)
     }
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
@@ -492,29 +433,36 @@ impl<B: Backend> GPT2LMHeadModel<B> {
         w: &SafeTensorsFile,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
+        Self::build(config, ParamSource::File(w), device)
+    }
+
+    /// The module tree, from a file or a seed: the one place that names every parameter.
+    fn build(config: GPT2Config, src: ParamSource<'_>, device: &B::Device) -> Result<Self, ModelError> {
         config.validate()?;
-        let p = if w.contains("wte.weight") && !w.contains("transformer.wte.weight") {
+        let p = if src.contains("wte.weight") && !src.contains("transformer.wte.weight") {
             ""
         } else {
             "transformer."
         };
+        let std = config.initializer_range;
+        let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
         let (d, eps, inner) = (config.n_embd, config.layer_norm_epsilon, config.inner_dim());
         let act = Activation::parse(&config.activation_function)?;
         let mut h = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let b = format!("{p}h.{i}");
             h.push(GPT2Block {
-                ln_1: LayerNorm::load(w, &format!("{b}.ln_1"), d, eps, device)?,
+                ln_1: LayerNorm::new(src, &format!("{b}.ln_1"), d, eps, device)?,
                 attn: GPT2Attention {
-                    c_attn: Conv1D::load(w, &format!("{b}.attn.c_attn"), d, 3 * d, device)?,
-                    c_proj: Conv1D::load(w, &format!("{b}.attn.c_proj"), d, d, device)?,
+                    c_attn: Conv1D::new(src, &format!("{b}.attn.c_attn"), d, 3 * d, std, device)?,
+                    c_proj: Conv1D::new(src, &format!("{b}.attn.c_proj"), d, d, proj_std, device)?,
                     n_head: config.n_head,
                     scale: attention_scale(&config, i),
                 },
-                ln_2: LayerNorm::load(w, &format!("{b}.ln_2"), d, eps, device)?,
+                ln_2: LayerNorm::new(src, &format!("{b}.ln_2"), d, eps, device)?,
                 mlp: GPT2MLP {
-                    c_fc: Conv1D::load(w, &format!("{b}.mlp.c_fc"), d, inner, device)?,
-                    c_proj: Conv1D::load(w, &format!("{b}.mlp.c_proj"), inner, d, device)?,
+                    c_fc: Conv1D::new(src, &format!("{b}.mlp.c_fc"), d, inner, std, device)?,
+                    c_proj: Conv1D::new(src, &format!("{b}.mlp.c_proj"), inner, d, proj_std, device)?,
                     act,
                 },
             });
@@ -522,18 +470,19 @@ impl<B: Backend> GPT2LMHeadModel<B> {
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
-            Some(w.param("lm_head.weight", [config.vocab_size, d], device)?)
+            Some(src.normal("lm_head.weight", [config.vocab_size, d], std, device)?)
+        };
+        let embedding = |name: &str, n: usize| -> Result<Embedding<B>, ModelError> {
+            Ok(Embedding {
+                weight: src.normal(&format!("{p}{name}"), [n, d], std, device)?,
+            })
         };
         Ok(GPT2LMHeadModel {
             transformer: GPT2Model {
-                wte: Embedding {
-                    weight: w.param(&format!("{p}wte.weight"), [config.vocab_size, d], device)?,
-                },
-                wpe: Embedding {
-                    weight: w.param(&format!("{p}wpe.weight"), [config.n_positions, d], device)?,
-                },
+                wte: embedding("wte.weight", config.vocab_size)?,
+                wpe: embedding("wpe.weight", config.n_positions)?,
                 h,
-                ln_f: LayerNorm::load(w, &format!("{p}ln_f"), d, eps, device)?,
+                ln_f: LayerNorm::new(src, &format!("{p}ln_f"), d, eps, device)?,
             },
             lm_head,
             config,

@@ -2,11 +2,13 @@
 pub mod alloc;
 pub mod backend;
 pub mod gpt2;
+pub mod params;
 pub mod weights;
 
 pub use alloc::tune_allocator;
 pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};
 pub use gpt2::{GPT2Config, GPT2LMHeadModel, KvCache};
+pub use params::ParamSource;
 pub use weights::ModelError;
 pub mod generation;
 
@@ -18,7 +20,7 @@ pub use generation::{
 };
 pub mod tokenizer;
 
-pub use tokenizer::{Gpt2Tokenizer, LmTokenizer, T5Tokenizer, TokenizerError, data_dir};
+pub use tokenizer::{Gpt2Tokenizer, LmTokenizer, T5Tokenizer, TokenizerError};
 pub mod sentencepiece;
 pub mod value_head;
 

@@ -19,9 +19,10 @@ use std::path::Path;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::params::ParamSource;
 use crate::weights::{
     ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
 };
@@ -374,46 +375,6 @@ pub struct T5ForConditionalGeneration<B: Backend> {
     pub config: T5Config,
 }
 
-/// Where [`T5ForConditionalGeneration::build`] takes parameters from.
-enum Source<'a> {
-    /// A Hugging Face `model.safetensors`; shapes are checked.
-    File(&'a SafeTensorsFile),
-    /// HF's random initialisation: matrices `N(0, std)`, vectors (layer norms) constant.
-    Init,
-}
-
-impl Source<'_> {
-    fn matrix<B: Backend>(
-        &self,
-        name: &str,
-        shape: [usize; 2],
-        std: f64,
-        device: &B::Device,
-    ) -> Result<Param<Tensor<B, 2>>, ModelError> {
-        match self {
-            Source::File(w) => w.param(name, shape, device),
-            Source::Init => Ok(Param::from_tensor(Tensor::random(
-                shape,
-                Distribution::Normal(0.0, std),
-                device,
-            ))),
-        }
-    }
-
-    fn vector<B: Backend>(
-        &self,
-        name: &str,
-        dim: usize,
-        value: f64,
-        device: &B::Device,
-    ) -> Result<Param<Tensor<B, 1>>, ModelError> {
-        match self {
-            Source::File(w) => w.param(name, [dim], device),
-            Source::Init => Ok(Param::from_tensor(Tensor::full([dim], value, device))),
-        }
-    }
-}
-
 /// Additive mask `[batch, 1, 1, k]`: 0 for real keys, `f32::MIN` for padding.
 fn padding_bias<B: Backend>(mask: Tensor<B, 2, Int>) -> Tensor<B, 4> {
     let [batch, k] = mask.dims();
@@ -434,19 +395,19 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         w: &SafeTensorsFile,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
-        Self::build(config, Source::File(w), device)
+        Self::build(config, ParamSource::File(w), device)
     }
 
     /// A randomly initialised model, as HF's `T5PreTrainedModel._init_weights` with
     /// `initializer_factor` f: embeddings `N(0, f)`, `q` `N(0, f (d_model d_kv)^-0.5)`, `k`/`v`
     /// `N(0, f d_model^-0.5)`, `o` `N(0, f (heads d_kv)^-0.5)`, position bias `N(0, f d_model^-0.5)`,
-    /// `wi` `N(0, f d_model^-0.5)`, `wo` `N(0, f d_ff^-0.5)`, layer norms `f`. Uses the backend's RNG
-    /// (seed it with `B::seed`).
-    pub fn init(config: T5Config, device: &B::Device) -> Result<Self, ModelError> {
-        Self::build(config, Source::Init, device)
+    /// `wi` `N(0, f d_model^-0.5)`, `wo` `N(0, f d_ff^-0.5)`, layer norms `f`. Every parameter is
+    /// drawn from its own stream of `seed` ([`ParamSource::Seeded`]).
+    pub fn init(config: T5Config, seed: u64, device: &B::Device) -> Result<Self, ModelError> {
+        Self::build(config, ParamSource::Seeded(seed), device)
     }
 
-    fn build(config: T5Config, src: Source<'_>, device: &B::Device) -> Result<Self, ModelError> {
+    fn build(config: T5Config, src: ParamSource<'_>, device: &B::Device) -> Result<Self, ModelError> {
         config.validate()?;
         let (dm, d_kv, heads, d_ff) = (config.d_model, config.d_kv, config.num_heads, config.d_ff);
         let inner = heads * d_kv;
@@ -454,12 +415,12 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         let linear =
             |name: String, o: usize, i: usize, std: f64| -> Result<Linear<B>, ModelError> {
                 Ok(Linear {
-                    weight: src.matrix(&name, [o, i], f * std, device)?,
+                    weight: src.normal(&name, [o, i], f * std, device)?,
                 })
             };
         let norm = |name: String| -> Result<T5LayerNorm<B>, ModelError> {
             Ok(T5LayerNorm {
-                weight: src.vector(&name, dm, f, device)?,
+                weight: src.constant(&name, [dm], f, device)?,
                 eps,
             })
         };
@@ -476,7 +437,7 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
                 v: linear(format!("{p}.v.weight"), inner, dm, dm_f.powf(-0.5))?,
                 o: linear(format!("{p}.o.weight"), dm, inner, inner_f.powf(-0.5))?,
                 relative_attention_bias: if with_bias {
-                    Some(src.matrix(
+                    Some(src.normal(
                         &format!("{p}.relative_attention_bias.weight"),
                         [config.relative_attention_num_buckets, heads],
                         f * dm_f.powf(-0.5),
@@ -527,10 +488,10 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
-            Some(src.matrix("lm_head.weight", [config.vocab_size, dm], f, device)?)
+            Some(src.normal("lm_head.weight", [config.vocab_size, dm], f, device)?)
         };
         Ok(T5ForConditionalGeneration {
-            shared: src.matrix("shared.weight", [config.vocab_size, dm], f, device)?,
+            shared: src.normal("shared.weight", [config.vocab_size, dm], f, device)?,
             encoder: stack("encoder", config.num_layers, false)?,
             decoder: stack("decoder", config.decoder_layers(), true)?,
             lm_head,

@@ -55,13 +55,6 @@ fn wrap(context: impl Into<String>) -> impl FnOnce(tokenizers::Error) -> Tokeniz
     }
 }
 
-/// The data directory: `RFT_DATA_DIR` if set, else `data` (relative to the working directory).
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("RFT_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data"))
-}
-
 /// GPT-2's tokenizer (50,257 ids; `<|endoftext|>` = 50256).
 pub struct Gpt2Tokenizer {
     inner: tokenizers::Tokenizer,
@@ -200,22 +193,10 @@ impl Gpt2Tokenizer {
 fn save_tokenizer(inner: &tokenizers::Tokenizer, path: &Path) -> Result<(), TokenizerError> {
     let context = format!("writing {}", path.display());
     let json = inner.to_string(true).map_err(wrap(context.clone()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, json)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            TokenizerError::Tokenizers {
-                context,
-                message: e.to_string(),
-            }
-        })
+    atomicwrite::write(path, json.as_bytes()).map_err(|e| TokenizerError::Tokenizers {
+        context,
+        message: e.to_string(),
+    })
 }
 
 /// Number of `<extra_id_N>` sentinel tokens T5's tokenizer appends to the SentencePiece pieces.

@@ -9,8 +9,9 @@ use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 
+use crate::params::ParamSource;
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter};
 
 /// File name of a saved value head.
@@ -25,15 +26,17 @@ pub struct ValueHead<B: Backend> {
 }
 
 impl<B: Backend> ValueHead<B> {
-    /// Weight `N(0, std)` (TRL uses the LM's `initializer_range`), bias 0.
-    pub fn init(hidden: usize, std: f64, device: &B::Device) -> Self {
+    /// Weight `N(0, std)` (TRL uses the LM's `initializer_range`), bias 0, drawn from `seed`'s
+    /// streams of the saved names (`v_head.summary.*`).
+    pub fn init(hidden: usize, std: f64, seed: u64, device: &B::Device) -> Self {
+        let src = ParamSource::Seeded(seed);
         ValueHead {
-            weight: Param::from_tensor(Tensor::random(
-                [1, hidden],
-                Distribution::Normal(0.0, std),
-                device,
-            )),
-            bias: Param::from_tensor(Tensor::zeros([1], device)),
+            weight: src
+                .normal("v_head.summary.weight", [1, hidden], std, device)
+                .expect("a seeded source has every parameter"),
+            bias: src
+                .constant("v_head.summary.bias", [1], 0.0, device)
+                .expect("a seeded source has every parameter"),
         }
     }
 
@@ -110,7 +113,7 @@ mod tests {
     #[test]
     fn save_then_load_round_trips_and_checks_the_width() {
         let device = Default::default();
-        let head = ValueHead::<CpuBackend>::init(8, 0.2, &device);
+        let head = ValueHead::<CpuBackend>::init(8, 0.2, 0, &device);
         let dir = tempfile::tempdir().unwrap();
         head.save(dir.path()).unwrap();
         let back = ValueHead::<CpuBackend>::load(dir.path(), 8, &device).unwrap();

@@ -336,19 +336,18 @@ fn write_via_temp(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), ModelError>,
 ) -> Result<(), ModelError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|source| ModelError::Io {
+    let mut failed = None;
+    atomicwrite::write_with(path, |tmp| {
+        write(tmp).map_err(|e| {
+            let io = std::io::Error::other(e.to_string());
+            failed = Some(e);
+            io
+        })
+    })
+    .map_err(|source| {
+        failed.take().unwrap_or(ModelError::Io {
             path: path.to_path_buf(),
             source,
         })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    })
 }

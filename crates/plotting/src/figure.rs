@@ -1,6 +1,6 @@
 //! What a figure shows: plain data, no drawing code (see `draw.rs`).
 
-use crate::{PlotError, write_atomic};
+use crate::PlotError;
 use std::path::Path;
 
 /// Where a panel's legend sits.
@@ -207,27 +207,16 @@ impl Figure {
             path: svg_path.clone(),
             message,
         })?;
-        write_atomic(&svg_path, svg.as_bytes()).map_err(|source| PlotError::Io {
+        atomicwrite::write(&svg_path, svg.as_bytes()).map_err(|source| PlotError::Io {
             path: svg_path,
             source,
         })?;
 
         let png_path = stem.with_extension("png");
-        if let Some(dir) = png_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let tmp = crate::temp_path_for(&png_path);
-        crate::draw::render_png(self, &tmp).map_err(|message| {
-            let _ = std::fs::remove_file(&tmp);
-            PlotError::Draw {
-                path: png_path.clone(),
-                message,
-            }
-        })?;
-        std::fs::rename(&tmp, &png_path).map_err(|source| PlotError::Io {
+        atomicwrite::write_with(&png_path, |tmp| {
+            crate::draw::render_png(self, tmp).map_err(std::io::Error::other)
+        })
+        .map_err(|source| PlotError::Io {
             path: png_path,
             source,
         })

@@ -25,7 +25,7 @@ pub use figure::{
 };
 pub use table::{Align, Table, format_sig};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Errors while drawing or writing figures and tables.
 #[derive(Debug, thiserror::Error)]
@@ -41,35 +41,3 @@ pub enum PlotError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Write `bytes` to `path` atomically: write a temporary file beside it, then rename.
-/// Creates the parent directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = temp_path_for(path);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
-/// A unique temporary path beside `path` that keeps its extension (`NAME.tmp-PID-N.EXT`).
-pub fn temp_path_for(path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!(
-            "{stem}.tmp-{}-{n}.{}",
-            std::process::id(),
-            ext.to_string_lossy()
-        ),
-        None => format!("{stem}.tmp-{}-{n}", std::process::id()),
-    };
-    path.with_file_name(name)
-}

@@ -1,6 +1,6 @@
 //! Tables rendered as Markdown, LaTeX and CSV.
 
-use crate::{PlotError, write_atomic};
+use crate::PlotError;
 use std::path::Path;
 
 /// Column alignment.
@@ -119,7 +119,7 @@ impl Table {
             ("csv", self.to_csv()),
         ] {
             let path = stem.with_extension(ext);
-            write_atomic(&path, text.as_bytes())
+            atomicwrite::write(&path, text.as_bytes())
                 .map_err(|source| PlotError::Io { path, source })?;
         }
         Ok(())

@@ -1,16 +1,20 @@
 //! The experiment runner: a sweep file (YAML) -> resolved runs -> results store -> figures and tables.
 //!
-//! - [`config`]: the sweep-file schema, precise errors, grid resolution and run ids;
+//! - [`sweepfile`]: a sweep file as a whole, located and loaded with precise errors;
+//! - [`config`]: the blocks every sweep shares (profiles, seeds, config, grid), resolution and run ids;
 //! - [`experiments`]: the registry of experiment kinds (each one a typed config that runs a seed
 //!   and reports a sweep); the science itself lives in the library crates (`theory`, ...);
+//! - [`run`]: a run bound to its code, and what it may use while it runs;
 //! - [`store`]: one directory per run, atomic writes, resume, gathering into Parquet/CSV, merging shards;
 //! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting.
 
 pub mod config;
 pub mod experiments;
 pub mod lm;
+pub mod run;
 pub mod store;
 pub mod sweep;
+pub mod sweepfile;
 
 pub use config::Profile;
 pub use sweep::{SweepOptions, SweepSummary, report, run_sweep};

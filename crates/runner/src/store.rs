@@ -14,57 +14,16 @@
 //! next sweep clears and redoes.
 
 use crate::config::Profile;
-use crate::experiments::{RunSpec, SweepResults};
+use crate::run::{RunContext, RunSpec, SweepResults};
 use anyhow::{Context, Result, bail};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use plotting::{temp_path_for, write_atomic};
-use polars::prelude::{
-    Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, PlSmallStr, PolarsResult,
-    SerReader, SerWriter,
-};
+use indicatif::MultiProgress;
+use atomicwrite::temp_path_for;
+use polars::prelude::{Column, DataFrame, PlSmallStr};
+pub use protocols::rows::{read_parquet, write_csv, write_parquet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Instant;
-
-/// What a run can use while it runs.
-pub struct RunContext {
-    /// The run's own directory (for extra artefacts such as checkpoints).
-    pub dir: PathBuf,
-    /// Where datasets are read from (`--data-dir`, `RFT_DATA_DIR`, default `data/`).
-    pub data_dir: PathBuf,
-    log: Mutex<std::fs::File>,
-    progress: Option<MultiProgress>,
-}
-
-impl RunContext {
-    /// Append a line to the run's `log.txt`.
-    pub fn log(&self, msg: impl std::fmt::Display) {
-        if let Ok(mut f) = self.log.lock() {
-            let _ = writeln!(f, "{msg}");
-        }
-    }
-
-    /// A progress bar for work inside the run (e.g. epochs), drawn under the sweep's bar in the
-    /// same style; hidden when the sweep draws no bar. Call `finish_and_clear` when done.
-    pub fn progress_bar(&self, len: u64, label: &str) -> ProgressBar {
-        let Some(multi) = &self.progress else {
-            return ProgressBar::hidden();
-        };
-        let bar = multi.add(ProgressBar::new(len));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "  [{bar:30}] {pos}/{len} {prefix}  {elapsed_precise} elapsed, eta {eta}  {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(label.to_string());
-        bar
-    }
-}
 
 /// `run.json`: the record that marks a run finished.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,6 +50,11 @@ impl Store {
         Self {
             root: out.join(experiment).join(profile.to_string()),
         }
+    }
+
+    /// Caches shared by the runs of this store (e.g. pretrained weights).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(".cache")
     }
 
     pub fn run_dir(&self, run: &RunSpec) -> PathBuf {
@@ -122,17 +86,18 @@ impl Store {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let header = serde_json::json!({ "kind": run.kind, "sweep": run.sweep, "seed": run.seed(), "config": run.config() });
-        write_atomic(
+        atomicwrite::write(
             &dir.join("config.yaml"),
             serde_yaml::to_string(&header)?.as_bytes(),
         )?;
         let log = std::fs::File::create(dir.join("log.txt"))?;
-        let ctx = RunContext {
-            dir: dir.clone(),
-            data_dir: data_dir.to_path_buf(),
-            log: Mutex::new(log),
-            progress: progress.cloned(),
-        };
+        let ctx = RunContext::new(
+            dir.clone(),
+            data_dir.to_path_buf(),
+            self.cache_dir(),
+            log,
+            progress.cloned(),
+        );
         let start = Instant::now();
         let tables = match run.execute(&ctx) {
             Ok(t) => t,
@@ -165,7 +130,7 @@ impl Store {
             seconds,
             runner_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        write_atomic(
+        atomicwrite::write(
             &dir.join("run.json"),
             serde_json::to_string_pretty(&record)?.as_bytes(),
         )?;
@@ -250,43 +215,6 @@ fn annotate(df: &mut DataFrame, record: &RunRecord) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    write_with(path, |f| ParquetWriter::new(f).finish(df).map(|_| ()))
-}
-
-pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<()> {
-    write_with(path, |f| CsvWriter::new(f).finish(df))
-}
-
-fn write_with(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>,
-) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = temp_path_for(path);
-    let result = std::fs::File::create(&tmp)
-        .map_err(anyhow::Error::from)
-        .and_then(|mut f| write(&mut f).map_err(anyhow::Error::from))
-        .and_then(|_| std::fs::rename(&tmp, path).map_err(anyhow::Error::from));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
-
-pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(file).finish().with_context(|| {
-        format!(
-            "{} is not a readable Parquet file (delete its run directory to redo the run)",
-            path.display()
-        )
-    })
 }
 
 /// Copy every finished run found under the `sources` (output directories of shards) into `into`,

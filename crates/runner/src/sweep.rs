@@ -1,6 +1,7 @@
 //! Running a sweep file: resolve -> shard -> skip finished -> run in parallel -> gather -> report.
 
-use crate::config::{self, Profile, SweepFile};
+use crate::config::Profile;
+use crate::sweepfile::{self, SweepFile};
 use crate::experiments::{RunSpec, SweepResults, report_kind};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -37,8 +38,8 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(file: &Path, profile: Profile, out: &Path) -> Result<Self> {
-        let path = config::locate(file)?;
-        let parsed = config::load(&path)?;
+        let path = sweepfile::locate(file)?;
+        let parsed = sweepfile::load(&path)?;
         let mut runs = Vec::new();
         for sweep in &parsed.sweeps {
             runs.extend(sweep.resolve(profile, &path)?);

@@ -166,6 +166,24 @@ fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
         .collect()
 }
 
+mod common;
+
+#[test]
+fn the_controlled_sweep_gives_identical_tables_whatever_jobs_and_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_fixture_data(&data);
+    let file = sweep_file(tmp.path());
+    let configs = [(1, 1), (2, 2)];
+    let mut tables = Vec::new();
+    for (i, &(jobs, threads)) in configs.iter().enumerate() {
+        let out = tmp.path().join(format!("run{i}"));
+        common::sweep(&file, &out, Some(&data), jobs, threads);
+        tables.push(common::result_tables(&out.join("runs/controlled/smoke")));
+    }
+    common::assert_identical(&tables[0], &tables[1], "--jobs 2 with 2 threads vs --jobs 1 with 1 thread");
+}
+
 #[test]
 fn smoke_profile_runs_every_setting_end_to_end_on_fixture_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,7 +233,11 @@ fn smoke_profile_runs_every_setting_end_to_end_on_fixture_files() {
         "resnet18_cifar10",
         "bert_mini_stsb",
     ] {
-        for row in csv_rows(&store.join(format!("{sweep}.summary.csv"))) {
+        let timing = csv_rows(&store.join(format!("{sweep}.timing.csv")));
+        let summary = csv_rows(&store.join(format!("{sweep}.summary.csv")));
+        assert_eq!(timing.len(), summary.len());
+        for (row, timing) in summary.iter().zip(&timing) {
+            assert_eq!(row["run_id"], timing["run_id"]);
             // 10% of the train inputs are modified: 4 of 40 (MNIST), 4 of 40, 3 of 30 (STS-B).
             let want = if row["setting"] == "bert_mini_stsb" {
                 "3"
@@ -233,7 +255,7 @@ fn smoke_profile_runs_every_setting_end_to_end_on_fixture_files() {
                 m.is_finite() && u.is_finite() && m >= 0.0 && u > 0.0,
                 "{row:?}"
             );
-            if row["pretrain_cached"] == "false" {
+            if timing["pretrain_cached"] == "false" {
                 *trained.entry(row["setting"].clone()).or_default() += 1;
             }
         }
@@ -275,11 +297,12 @@ fn smoke_profile_runs_every_setting_end_to_end_on_fixture_files() {
     );
 
     // A damaged pretraining cache is a clear error, not a panic.
-    let cache = store.join(".pretrained");
+    let cache = store.join(".cache/pretrained_classifiers");
     let mut damaged = 0;
     for e in std::fs::read_dir(&cache).unwrap().flatten() {
-        if e.path().extension().is_some_and(|x| x == "mpk") {
-            std::fs::write(e.path(), b"not weights").unwrap();
+        let weights = e.path().join("weights.mpk");
+        if weights.is_file() {
+            std::fs::write(weights, b"not weights").unwrap();
             damaged += 1;
         }
     }

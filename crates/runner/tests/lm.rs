@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use burn::backend::Flex;
-use burn::tensor::backend::Backend;
 use model::{
     CausalBatch, GPT2Config, GPT2LMHeadModel, Gpt2Tokenizer, Seq2SeqBatch, T5Config,
     T5ForConditionalGeneration, T5Tokenizer, score_completions, score_seq2seq,
@@ -46,7 +45,6 @@ const CORPUS: &str = "the cat sat on the mat. the dog sat on the log. a cat and 
 fn gpt2_checkpoint(dir: &Path) {
     let tok = Gpt2Tokenizer::train(std::iter::repeat_n(CORPUS, 20), 300, 2).unwrap();
     tok.save(dir.join("tokenizer.json")).unwrap();
-    B::seed(&Default::default(), 11);
     let config = GPT2Config {
         vocab_size: tok.vocab_size(),
         n_positions: 64,
@@ -58,7 +56,7 @@ fn gpt2_checkpoint(dir: &Path) {
         initializer_range: 0.3,
         ..Default::default()
     };
-    GPT2LMHeadModel::<B>::init(config, &Default::default())
+    GPT2LMHeadModel::<B>::init(config, 11, &Default::default())
         .unwrap()
         .save(dir)
         .unwrap();
@@ -103,7 +101,6 @@ fn t5_checkpoint(dir: &Path) {
         .collect();
     std::fs::write(dir.join("spiece.model"), spiece_model(&refs)).unwrap();
     let tok = T5Tokenizer::from_spiece(dir.join("spiece.model")).unwrap();
-    B::seed(&Default::default(), 12);
     let config = T5Config {
         vocab_size: tok.vocab_size(),
         d_model: 32,
@@ -117,7 +114,7 @@ fn t5_checkpoint(dir: &Path) {
         initializer_factor: 2.0,
         ..Default::default()
     };
-    T5ForConditionalGeneration::<B>::init(config, &Default::default())
+    T5ForConditionalGeneration::<B>::init(config, 12, &Default::default())
         .unwrap()
         .save(dir)
         .unwrap();

@@ -6,7 +6,7 @@
 //! ([`crate::lm::step_seed`]). The directory is written under a temporary name and renamed, so a
 //! killed run never leaves a half-written checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::optim::Optimizer;
@@ -38,23 +38,20 @@ fn err(path: &Path, message: impl std::fmt::Display) -> TrainError {
     }
 }
 
-/// Writes into `<dir>.tmp`, then replaces `dir`.
+/// Builds the checkpoint in a temporary directory beside `dir`, then replaces `dir` with it.
 fn write_dir(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), TrainError>,
 ) -> Result<(), TrainError> {
-    let mut tmp = dir.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| err(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e))?;
-    fill(&tmp)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| err(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| err(dir, e))
+    let mut failed = None;
+    atomicwrite::replace_dir(dir, |tmp| {
+        fill(tmp).map_err(|e| {
+            let io = std::io::Error::other(e.to_string());
+            failed = Some(e);
+            io
+        })
+    })
+    .map_err(|e| failed.take().unwrap_or_else(|| err(dir, e)))
 }
 
 fn read_state(dir: &Path) -> Result<TrainState, TrainError> {

@@ -191,12 +191,13 @@ impl<B: Backend> ModuleMapper<B> for FreshIds {
 
 impl<B: Backend> ActorCritic<B> {
     /// The critic starts as a copy of the policy's LM with a fresh value head
-    /// (`N(0, initializer_range)`).
-    pub fn new(policy: GPT2LMHeadModel<B>, device: &B::Device) -> Self {
+    /// (`N(0, initializer_range)`, drawn from `seed`).
+    pub fn new(policy: GPT2LMHeadModel<B>, seed: u64, device: &B::Device) -> Self {
         let value_model = policy.clone().map(&mut FreshIds);
         let value_head = ValueHead::init(
             policy.config.n_embd,
             policy.config.initializer_range,
+            seed,
             device,
         );
         ActorCritic {
@@ -296,7 +297,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
         config.validate()?;
         let device = policy.transformer.wte.weight.device();
         let reference = policy.valid();
-        let model = ActorCritic::new(policy, &device);
+        let model = ActorCritic::new(policy, seed, &device);
         Ok(PpoTrainer {
             reference,
             trainer: Trainer::new(config.optim()),

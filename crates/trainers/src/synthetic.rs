@@ -91,12 +91,13 @@ impl ReverseTask {
         })
     }
 
-    /// A small randomly initialised GPT-2 for this vocabulary (seed the backend first).
+    /// A small GPT-2 for this vocabulary, initialised from `seed`.
     pub fn model<B: Backend>(
         &self,
         n_layer: usize,
         n_embd: usize,
         n_head: usize,
+        seed: u64,
         device: &B::Device,
     ) -> Result<GPT2LMHeadModel<B>, TrainError> {
         let config = GPT2Config {
@@ -109,7 +110,7 @@ impl ReverseTask {
             eos_token_id: Some(EOS),
             ..GPT2Config::default()
         };
-        Ok(GPT2LMHeadModel::init(config, device)?)
+        Ok(GPT2LMHeadModel::init(config, seed, device)?)
     }
 }
 

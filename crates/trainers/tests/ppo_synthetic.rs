@@ -72,8 +72,7 @@ fn config() -> PpoConfig {
 
 fn sft_start(steps: usize) -> model::GPT2LMHeadModel<B> {
     let d = device();
-    <B as Backend>::seed(&d, 3);
-    let model = TASK.model::<B>(2, 32, 4, &d).unwrap();
+    let model = TASK.model::<B>(2, 32, 4, 3, &d).unwrap();
     let sft = SftConfig {
         optim: OptimConfig::adam(3e-3),
         max_steps: steps,
@@ -139,8 +138,7 @@ fn checkpoint_resumes_with_an_identical_continuation() {
 
     // A trainer built from another random model, then loaded.
     let d = device();
-    <B as Backend>::seed(&d, 77);
-    let other = TASK.model::<B>(2, 32, 4, &d).unwrap();
+    let other = TASK.model::<B>(2, 32, 4, 77, &d).unwrap();
     let b = PpoTrainer::new(other, config(), TASK.tokens(), 0).unwrap();
     let mut b = b.load_checkpoint(dir.path().join("ckpt")).unwrap();
     assert_eq!(b.iteration, 2);

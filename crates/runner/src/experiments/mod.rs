@@ -1,6 +1,6 @@
 //! The experiment registry: every kind a sweep file can name, with its config, run and report.
 //!
-//! To add a kind: write a module with a `sweep_config!` struct implementing [`Experiment`], then
+//! To add a kind: write a module with a `protocols::sweep_params!` struct implementing [`Experiment`], then
 //! add one line to the `registry!` invocation below.
 
 pub mod controlled;
@@ -9,39 +9,12 @@ pub mod synthetic;
 pub mod theorem1;
 pub mod theorem2;
 
-use crate::config::{Profile, ResolvedConfig, Sweep, resolve, run_id};
-use crate::store::RunContext;
+use crate::config::{Profile, Sweep, resolve, run_id};
+pub use crate::run::{RunContext, RunSpec, SweepResults, Tables};
 use anyhow::Result;
-use polars::prelude::DataFrame;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// Named result tables of one run (or, gathered, of one sweep).
-pub type Tables = Vec<(String, DataFrame)>;
-
-/// The gathered tables of one sweep: every finished run's rows, with `run_id`, `seed` and the grid
-/// axes added as columns.
-#[derive(Debug, Clone)]
-pub struct SweepResults {
-    pub name: String,
-    pub tables: BTreeMap<String, DataFrame>,
-}
-
-impl SweepResults {
-    pub fn table(&self, name: &str) -> Result<&DataFrame> {
-        self.tables.get(name).ok_or_else(|| {
-            anyhow::anyhow!(
-                "sweep {} has no table {name:?} (tables: {:?})",
-                self.name,
-                self.tables.keys().collect::<Vec<_>>()
-            )
-        })
-    }
-}
 
 /// An experiment kind: a typed config that knows how to run one seed and how to report a sweep.
 pub trait Experiment: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
@@ -54,41 +27,6 @@ pub trait Experiment: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
     /// Draw figures and write tables for all sweeps of this kind in a file into `dir`.
     /// Returns the files written.
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>>;
-}
-
-/// A resolved run bound to the code that executes it.
-#[derive(Clone)]
-pub struct RunSpec {
-    pub sweep: String,
-    pub kind: &'static str,
-    pub id: String,
-    pub resolved: ResolvedConfig,
-    exec: RunFn,
-}
-
-/// The code of one run, with its typed config and seed captured.
-type RunFn = Arc<dyn Fn(&RunContext) -> Result<Tables> + Send + Sync>;
-
-impl RunSpec {
-    pub fn seed(&self) -> u64 {
-        self.resolved.seed
-    }
-    pub fn config(&self) -> &Value {
-        &self.resolved.config
-    }
-    pub fn execute(&self, ctx: &RunContext) -> Result<Tables> {
-        (self.exec)(ctx)
-    }
-}
-
-impl std::fmt::Debug for RunSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{} (seed {})",
-            self.sweep, self.id, self.resolved.seed
-        )
-    }
 }
 
 fn resolve_kind<E, P, G>(
@@ -110,13 +48,13 @@ where
                 .validate()
                 .map_err(|e| anyhow::anyhow!("{context}: {e:#}"))?;
             let seed = resolved.seed;
-            Ok(RunSpec {
-                sweep: name.to_string(),
-                kind: E::KIND,
-                id: run_id(E::KIND, &resolved.config, seed),
+            Ok(RunSpec::new(
+                name.to_string(),
+                E::KIND,
+                run_id(E::KIND, &resolved.config, seed),
                 resolved,
-                exec: Arc::new(move |ctx| config.run(seed, ctx)),
-            })
+                move |ctx| config.run(seed, ctx),
+            ))
         })
         .collect()
 }

@@ -2,13 +2,14 @@
 //! Each run waits `millis`, then records `x * (seed + 1)`. Handy to check a cluster set-up too.
 
 use super::{Experiment, SweepResults, Tables};
-use crate::store::{RunContext, cols};
+use crate::run::RunContext;
+use crate::store::cols;
 use anyhow::{Result, bail};
 use plotting::Table;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
-crate::sweep_config! {
+protocols::sweep_params! {
     /// Runner self-test: sleep, then record a deterministic value.
     pub struct SelftestConfig / SelftestGrid / SelftestPatch {
         /// How long each run takes, in milliseconds.

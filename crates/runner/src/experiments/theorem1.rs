@@ -6,7 +6,8 @@
 //! tabulates the largest ratio and the fitted slopes per setting.
 
 use super::{Experiment, SweepResults, Tables};
-use crate::store::{RunContext, cols};
+use crate::run::RunContext;
+use crate::store::cols;
 use anyhow::{Result, bail};
 use plotting::*;
 use polars::prelude::*;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use theory::stats::fit_power_law;
 use theory::theorem1::{Setting, Theorem1Params, sample_instances};
 
-crate::sweep_config! {
+protocols::sweep_params! {
     /// Theorem 1 check in one setting.
     pub struct Theorem1Config / Theorem1Grid / Theorem1Patch {
         /// softmax (single step, logits as parameters) | tabular (logits per prefix) | neural (MLP).

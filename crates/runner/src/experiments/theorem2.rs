@@ -2,7 +2,8 @@
 //! inputs (paper, Theorem 2), as a function of each input's initial reward std.
 
 use super::{Experiment, SweepResults, Tables};
-use crate::store::{RunContext, cols};
+use crate::run::RunContext;
+use crate::store::cols;
 use anyhow::{Result, bail};
 use plotting::*;
 use polars::prelude::*;
@@ -12,7 +13,7 @@ use theory::ode::Tolerance;
 use theory::stats::{fit_line, fit_power_law};
 use theory::theorem2::{Method, RewardKind, Theorem2Params, run_theorem2};
 
-crate::sweep_config! {
+protocols::sweep_params! {
     /// Theorem 2: one gradient flow (one method, one reward) over `num_inputs` inputs.
     pub struct Theorem2Config / Theorem2Grid / Theorem2Patch {
         /// rft (expected reward, exact gradient) | sft (cross-entropy).

@@ -4,7 +4,6 @@
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use model::{CpuBackend, GPT2Config, GPT2LMHeadModel};
 
@@ -16,7 +15,6 @@ pub fn device() -> model::CpuDevice {
 
 pub fn tiny_gpt2(vocab: usize, seed: u64) -> GPT2LMHeadModel<B> {
     let d = device();
-    <B as Backend>::seed(&d, seed);
     let config = GPT2Config {
         vocab_size: vocab,
         n_positions: 16,
@@ -27,7 +25,7 @@ pub fn tiny_gpt2(vocab: usize, seed: u64) -> GPT2LMHeadModel<B> {
         eos_token_id: None,
         ..GPT2Config::default()
     };
-    GPT2LMHeadModel::init(config, &d).unwrap()
+    GPT2LMHeadModel::init(config, seed, &d).unwrap()
 }
 
 struct Flatten<'a> {
