@@ -62,6 +62,10 @@ macro_rules! serde_names {
     )+};
 }
 
+/// A config enum's `parse`, as [`assert_serde_names`] takes it.
+#[cfg(test)]
+pub(crate) type Parse<T> = fn(&str) -> Result<T, crate::TrainError>;
+
 /// Checks, for every `(variant, name)` of an enum, that `name()` is `name`, that `serde_json`
 /// and `serde_yaml` write exactly `name` and read it back as the variant, and that `parse(name)`
 /// is the variant. `name()` and `parse` are passed in so that enums with data variants (no
@@ -70,7 +74,7 @@ macro_rules! serde_names {
 pub(crate) fn assert_serde_names<T>(
     cases: &[(T, &str)],
     name: impl Fn(&T) -> &'static str,
-    parse: Option<fn(&str) -> Result<T, crate::TrainError>>,
+    parse: Option<Parse<T>>,
 ) where
     T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
 {
@@ -293,7 +297,7 @@ mod tests {
                 (Example::Pair(1, 2), "pair"),
                 (Example::WithFields { a: 0.5 }, "with_fields"),
             ],
-            |e| serde_name(e),
+            serde_name,
             None,
         );
     }
