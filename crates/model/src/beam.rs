@@ -20,9 +20,8 @@
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::generation::{
-    CausalLM, CausalSession, DecodeSession, Seq2SeqLM, Seq2SeqSession, log_softmax_f32,
-};
+use crate::lm::{CausalLM, Seq2SeqLM};
+use crate::sampling::{CausalSession, DecodeSession, Seq2SeqSession, log_softmax_f32};
 
 /// HF's `early_stopping`: when an input's beam search is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -10,13 +10,19 @@ pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, p
 pub use gpt2::{GPT2Config, GPT2LMHeadModel, KvCache};
 pub use params::ParamSource;
 pub use weights::ModelError;
-pub mod generation;
+// Language-model interfaces, teacher-forced scoring and sampling (beam search is below).
+pub mod lm;
+pub mod sampling;
+pub mod scoring;
 
-pub use generation::{
-    CausalBatch, CausalLM, CausalSession, CompletionScores, DecodeSession, Generated,
-    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, Seq2SeqSession, TokenScores, completion_logprobs,
-    generate, generate_seq2seq, sample, score_completions, score_seq2seq, score_tokens,
-    seq2seq_logprobs, token_logprobs,
+pub use lm::{CausalLM, Seq2SeqLM};
+pub use sampling::{
+    CausalSession, DecodeSession, Generated, SamplingConfig, Seq2SeqSession, generate,
+    generate_seq2seq, sample, sampling_distribution,
+};
+pub use scoring::{
+    CausalBatch, CompletionScores, Seq2SeqBatch, TokenScores, completion_logprobs,
+    score_completions, score_seq2seq, score_tokens, seq2seq_logprobs, token_logprobs,
 };
 pub mod tokenizer;
 

@@ -81,6 +81,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                 .map_err(|e| err(tmp, e))?;
             match &self.trainer.optim {
                 Optim::Adam(o) => rec.record(o.to_record(), tmp.join("optim")),
+                Optim::PlainAdam(o) => rec.record(o.to_record(), tmp.join("optim")),
                 Optim::Sgd(o) => rec.record(o.to_record(), tmp.join("optim")),
             }
             .map_err(|e| err(tmp, e))?;
@@ -127,6 +128,9 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
         let bad = |e| err(&dir.join("optim.mpk"), e);
         self.trainer.optim = match self.trainer.optim {
             Optim::Adam(o) => Optim::Adam(o.load_record(rec.load(path, &device).map_err(bad)?)),
+            Optim::PlainAdam(o) => {
+                Optim::PlainAdam(o.load_record(rec.load(path, &device).map_err(bad)?))
+            }
             Optim::Sgd(o) => Optim::Sgd(o.load_record(rec.load(path, &device).map_err(bad)?)),
         };
         self.trainer.steps = state.optimizer_steps;

@@ -30,19 +30,19 @@
 //!
 //! Epoch values are means over inputs (gradient norms: over batches).
 
-use burn::module::{AutodiffModule, ModuleVisitor, Param};
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{
-    Adam, AdamConfig, GradientsAccumulator, GradientsParams, Optimizer, Sgd, SgdConfig,
-};
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rewards::labels::{LabelsReward, LabelsRewardWithCustom};
 use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::optim::{Optim, OptimizerKind, grad_norm};
 
 /// What the optimiser minimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,14 +65,7 @@ pub enum RewardKind {
     LabelsWithCustom,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    /// `torch.optim.Adam` defaults: betas (0.9, 0.999), eps 1e-8, no weight decay.
-    Adam,
-    /// Plain gradient descent (`torch.optim.SGD` without momentum or weight decay).
-    Sgd,
-}
+crate::serde_names!(Objective, RewardKind);
 
 /// Reward table `r(x_i, y)`, row-major `[n, num_classes]`, for labels `targets`.
 pub fn label_rewards(
@@ -160,12 +153,12 @@ impl TrainSet {
     fn check(&self) -> Result<(), TrainError> {
         let (n, k) = (self.labels.len(), self.num_classes);
         if n == 0 || k < 2 {
-            return Err(TrainError::Invalid(format!(
+            return Err(TrainError::Config(format!(
                 "a train set needs inputs and at least 2 classes (has {n} inputs, {k} classes)"
             )));
         }
         if self.targets.len() != n * k || self.rewards.len() != n * k || self.modified.len() != n {
-            return Err(TrainError::Invalid(format!(
+            return Err(TrainError::Config(format!(
                 "train set tables disagree: {n} labels, {} target values, {} reward values, {} group flags (want {n} x {k})",
                 self.targets.len(),
                 self.rewards.len(),
@@ -173,7 +166,9 @@ impl TrainSet {
             )));
         }
         if let Some(&y) = self.labels.iter().find(|&&y| y >= k) {
-            return Err(TrainError::Invalid(format!("label {y} outside 0..{k}")));
+            return Err(TrainError::Config(format!(
+                "train set label {y} outside 0..{k}"
+            )));
         }
         Ok(())
     }
@@ -183,6 +178,8 @@ impl TrainSet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitConfig {
     pub objective: Objective,
+    /// Built with [`Optim::plain`]: `torch.optim.Adam` / `torch.optim.SGD` with their defaults, as
+    /// ml-rlgrad trains its classifiers.
     pub optimizer: OptimizerKind,
     pub lr: f64,
     pub batch_size: usize,
@@ -204,7 +201,7 @@ pub struct FitConfig {
 impl FitConfig {
     fn check(&self) -> Result<(), TrainError> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(TrainError::Invalid(format!(
+            return Err(TrainError::Config(format!(
                 "lr = {} must be positive",
                 self.lr
             )));
@@ -214,7 +211,7 @@ impl FitConfig {
             || self.grad_norm_every == 0
             || self.test_every == 0
         {
-            return Err(TrainError::Invalid(
+            return Err(TrainError::Config(
                 "batch_size, metrics_every, grad_norm_every and test_every must be at least 1"
                     .into(),
             ));
@@ -245,14 +242,7 @@ pub enum Group {
     Unmodified,
 }
 
-impl Group {
-    pub fn name(self) -> &'static str {
-        match self {
-            Group::Modified => "modified",
-            Group::Unmodified => "unmodified",
-        }
-    }
-}
+crate::serde_names!(Group);
 
 /// Metrics of one group over one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,20 +288,6 @@ pub struct EpochReport<'a> {
     /// Metrics of this epoch, if it was a metrics epoch.
     pub train: &'a [GroupMetrics],
     pub test: Option<&'a TestMetrics>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(
-        "the {what} became {value} at epoch {epoch}: the optimisation diverged; lower the learning rate"
-    )]
-    NonFinite {
-        what: &'static str,
-        value: f64,
-        epoch: usize,
-    },
 }
 
 /// The test set: its labels and the model's logits on test inputs in inference mode
@@ -373,27 +349,6 @@ pub fn input_stats(logits: &[f32], rewards: &[f32], targets: &[f32], label: usiz
     }
 }
 
-/// `sqrt(Σ_y ||grad||^2)` over a module's float parameters.
-pub fn grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: &M,
-    grads: &GradientsParams,
-) -> f64 {
-    struct SquaredNorm<'a> {
-        grads: &'a GradientsParams,
-        sum: f64,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                self.sum += g.square().sum().into_scalar().elem::<f64>();
-            }
-        }
-    }
-    let mut v = SquaredNorm { grads, sum: 0.0 };
-    model.visit(&mut v);
-    v.sum.sqrt()
-}
-
 /// Rows `indices` of a row-major `[n, k]` table, as a `[len, k]` tensor.
 fn rows<B: AutodiffBackend>(
     table: &[f32],
@@ -425,26 +380,6 @@ pub fn batch_objective<B: AutodiffBackend>(
         Objective::Rft => {
             let r = rows::<B>(&data.rewards, k, indices, &device);
             (softmax(logits, 1) * r).sum_dim(1).mean().neg()
-        }
-    }
-}
-
-enum Opt<M: AutodiffModule<B>, B: AutodiffBackend> {
-    Adam(OptimizerAdaptor<Adam, M, B>),
-    Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
-}
-
-impl<M: AutodiffModule<B>, B: AutodiffBackend> Opt<M, B> {
-    fn new(kind: OptimizerKind) -> Self {
-        match kind {
-            OptimizerKind::Adam => Opt::Adam(AdamConfig::new().with_epsilon(1e-8).init()),
-            OptimizerKind::Sgd => Opt::Sgd(SgdConfig::new().init()),
-        }
-    }
-    fn step(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
-        match self {
-            Opt::Adam(o) => o.step(lr, model, grads),
-            Opt::Sgd(o) => o.step(lr, model, grads),
         }
     }
 }
@@ -547,9 +482,10 @@ fn group_pass<B: AutodiffBackend, M: AutodiffModule<B>>(
     let norm = grad_norm(model, &grads) / share;
     if !norm.is_finite() {
         return Err(TrainError::NonFinite {
-            what: "gradient norm",
+            step: epoch,
+            unit: "epoch",
+            quantity: "gradient norm",
             value: norm,
-            epoch,
         });
     }
     acc.norm_sum += norm;
@@ -571,9 +507,10 @@ fn host_logits<B: AutodiffBackend>(
         .expect("f32 logits");
     if let Some(&bad) = host.iter().find(|v| !v.is_finite()) {
         return Err(TrainError::NonFinite {
-            what: "logits",
+            step: epoch,
+            unit: "epoch",
+            quantity: "logits",
             value: bad as f64,
-            epoch,
         });
     }
     Ok(host)
@@ -621,7 +558,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
     cfg.check()?;
     let n = data.len();
     let mut history = History::default();
-    let mut opt = Opt::<M, B>::new(cfg.optimizer);
+    let mut opt = Optim::<B, M>::plain(cfg.optimizer);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.shuffle_seed);
     let mut order: Vec<usize> = (0..n).collect();
 
@@ -708,9 +645,10 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                             let norm = grad_norm(&model, &grads);
                             if !norm.is_finite() {
                                 return Err(TrainError::NonFinite {
-                                    what: "gradient norm",
+                                    step: epoch,
+                                    unit: "epoch",
+                                    quantity: "gradient norm",
                                     value: norm,
-                                    epoch,
                                 });
                             }
                         }
@@ -748,7 +686,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Module;
+    use burn::module::{Module, Param};
     use burn::nn::Linear;
     use model::CpuBackend;
 
@@ -802,6 +740,32 @@ mod tests {
                 .sum::<f64>();
         }
         total / n as f64
+    }
+
+    #[test]
+    fn objective_reward_and_group_names_are_their_serde_names() {
+        use crate::names::assert_serde_names;
+        assert_serde_names(
+            &[(Objective::Sft, "sft"), (Objective::Rft, "rft")],
+            Objective::name,
+            Some(Objective::parse),
+        );
+        assert_serde_names(
+            &[
+                (RewardKind::Labels, "labels"),
+                (RewardKind::LabelsWithCustom, "labels_with_custom"),
+            ],
+            RewardKind::name,
+            Some(RewardKind::parse),
+        );
+        assert_serde_names(
+            &[
+                (Group::Modified, "modified"),
+                (Group::Unmodified, "unmodified"),
+            ],
+            Group::name,
+            Some(Group::parse),
+        );
     }
 
     #[test]
@@ -1104,7 +1068,7 @@ mod tests {
                 &cfg,
                 &mut |_| {}
             ),
-            Err(TrainError::Invalid(_))
+            Err(TrainError::Config(_))
         ));
     }
 }

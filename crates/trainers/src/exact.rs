@@ -109,6 +109,8 @@ pub enum KlTarget {
     Uniform,
 }
 
+crate::serde_names!(KlTarget);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExactRftConfig {
@@ -193,6 +195,19 @@ pub fn train_exact_rft<B: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kl_target_names_are_its_serde_names() {
+        crate::names::assert_serde_names(
+            &[
+                (KlTarget::None, "none"),
+                (KlTarget::Initial, "initial"),
+                (KlTarget::Uniform, "uniform"),
+            ],
+            KlTarget::name,
+            Some(KlTarget::parse),
+        );
+    }
 
     #[test]
     fn enumerates_in_lexicographic_order() {

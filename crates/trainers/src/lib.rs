@@ -8,7 +8,10 @@
 //! * [`ppo`]: PPO as RL4LMs runs it (the paper's RFT), with its adaptive KL controller ([`kl`]),
 //!   value model and GAE ([`gae`]).
 //! * [`diagnostics`]: per-input reward mean and std, the fraction of small-std inputs.
-//! * [`optim`]: Adam(W), schedules, global-norm clipping and the gradient norm.
+//! * [`optim`]: the optimiser kind, Adam(W), schedules, global-norm clipping and the one gradient
+//!   norm every trainer reports.
+//! * [`names`]: config enums' names, read from their serde names ([`serde_names!`]).
+//! * [`error`]: [`TrainError`], the one error type of every trainer.
 //! * [`checkpoint`]: save and resume mid-training with identical continuation.
 //! * [`synthetic`]: a tiny generation task (reverse a string) for tests and demos.
 //! * [`classify`]: classifiers over a small label space (the controlled experiments, Section 4.2):
@@ -25,6 +28,7 @@ pub mod exact;
 pub mod gae;
 pub mod kl;
 pub mod lm;
+pub mod names;
 pub mod optim;
 pub mod pg;
 pub mod ppo;

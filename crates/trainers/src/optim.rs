@@ -1,11 +1,13 @@
-//! Optimiser settings shared by every trainer: Adam(W), learning-rate schedule, global-norm
-//! gradient clipping (as `torch.nn.utils.clip_grad_norm_`), and the gradient norm itself.
-
-use std::marker::PhantomData;
+//! Optimiser settings shared by every trainer (the language-model trainers and the classifiers of
+//! [`crate::classify`]): the update rule ([`OptimizerKind`]), Adam(W), learning-rate schedule,
+//! global-norm gradient clipping (as `torch.nn.utils.clip_grad_norm_`), and the gradient norm
+//! itself ([`grad_norm`], also the per-group norms of the classifiers).
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig,
+};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,11 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// The variant's serde name (`constant`, `warmup_linear`).
+    pub fn name(&self) -> &'static str {
+        crate::names::serde_name(self)
+    }
+
     /// Learning rate of step `step` (0-based).
     pub fn lr(&self, base: f64, step: usize) -> f64 {
         match *self {
@@ -45,16 +52,19 @@ impl Schedule {
     }
 }
 
-/// Which update rule.
+/// Which update rule, for every trainer. [`OptimConfig`] builds it as burn's AdamW (the
+/// language-model trainers); the classifiers build it with [`Optim::plain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
-    /// Adam with decoupled weight decay (`weight_decay: 0` is plain Adam).
+    /// Adam; with [`OptimConfig`], with decoupled weight decay (`weight_decay: 0` is plain Adam).
     #[default]
     Adam,
     /// Plain gradient descent (no momentum): the update is `-lr * grad`.
     Sgd,
 }
+
+crate::serde_names!(OptimizerKind);
 
 /// Optimiser settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,17 +149,34 @@ impl OptimConfig {
     }
 }
 
-/// The optimiser a [`OptimConfig`] builds.
+/// The optimiser a [`OptimConfig`] (or [`Optim::plain`]) builds.
 #[derive(Clone)]
 pub enum Optim<B: AutodiffBackend, M: AutodiffModule<B>> {
+    /// burn's AdamW: [`OptimizerKind::Adam`] as [`OptimConfig`] builds it.
     Adam(OptimizerAdaptor<AdamW, M, B>),
+    /// burn's `Adam` without weight decay: [`OptimizerKind::Adam`] as [`Optim::plain`] builds it
+    /// for the classifiers. The same update as `Adam` with weight decay 0 up to rounding (burn
+    /// applies the bias corrections in another order), kept so the controlled experiments'
+    /// numbers stay as they were.
+    PlainAdam(OptimizerAdaptor<Adam, M, B>),
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
 }
 
 impl<B: AutodiffBackend, M: AutodiffModule<B>> Optim<B, M> {
+    /// `kind` with PyTorch's defaults and nothing else, as ml-rlgrad's classifiers use
+    /// `torch.optim.Adam` (betas (0.9, 0.999), eps 1e-8, no weight decay) and `torch.optim.SGD`
+    /// (no momentum, no weight decay).
+    pub fn plain(kind: OptimizerKind) -> Self {
+        match kind {
+            OptimizerKind::Adam => Optim::PlainAdam(AdamConfig::new().with_epsilon(1e-8).init()),
+            OptimizerKind::Sgd => Optim::Sgd(SgdConfig::new().init()),
+        }
+    }
+
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         match self {
             Optim::Adam(o) => o.step(lr, module, grads),
+            Optim::PlainAdam(o) => o.step(lr, module, grads),
             Optim::Sgd(o) => o.step(lr, module, grads),
         }
     }
@@ -223,42 +250,39 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Trainer<B, M> {
     }
 }
 
-struct SquaredNorm<'a, B> {
+/// Sum of the squares of the visited parameters' gradients, each tensor's sum added in f64.
+struct SquaredNorm<'a> {
     grads: &'a GradientsParams,
     sum: f64,
-    _backend: PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let s: f64 = g.powi_scalar(2).sum().into_scalar().elem();
-            self.sum += s;
+            self.sum += g.square().sum().into_scalar().elem::<f64>();
         }
     }
 }
 
-/// Euclidean norm of all of `module`'s gradients in `grads`, as one vector.
+/// Euclidean norm of all of `module`'s gradients in `grads`, as one vector:
+/// `sqrt(Σ_params ||grad||^2)`, each parameter's sum of squares taken on the device and added on
+/// the host in f64. Parameters without a gradient in `grads` count as zero.
 pub fn grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> f64 {
-    let mut v = SquaredNorm::<B> {
-        grads,
-        sum: 0.0,
-        _backend: PhantomData,
-    };
+    let mut v = SquaredNorm { grads, sum: 0.0 };
     module.visit(&mut v);
     v.sum.sqrt()
 }
 
-struct Scale<'a, B> {
+/// Multiplies the visited parameters' gradients by `factor`.
+struct Scale<'a> {
     grads: &'a mut GradientsParams,
     factor: f64,
-    _backend: PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
             self.grads.register(param.id, g.mul_scalar(self.factor));
@@ -276,12 +300,7 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     let norm = grad_norm(module, grads);
     let factor = max_norm / (norm + 1e-6);
     if factor < 1.0 {
-        let mut v = Scale::<B> {
-            grads,
-            factor,
-            _backend: PhantomData,
-        };
-        module.visit(&mut v);
+        module.visit(&mut Scale { grads, factor });
     }
     norm
 }
@@ -303,5 +322,33 @@ mod tests {
         assert_eq!(s.lr(1.0, 110), 0.0);
         assert_eq!(s.lr(1.0, 500), 0.0);
         assert_eq!(Schedule::Constant.lr(0.3, 99), 0.3);
+    }
+
+    #[test]
+    fn optimizer_kind_names_are_its_serde_names() {
+        crate::names::assert_serde_names(
+            &[(OptimizerKind::Adam, "adam"), (OptimizerKind::Sgd, "sgd")],
+            OptimizerKind::name,
+            Some(OptimizerKind::parse),
+        );
+        assert_eq!(OptimizerKind::Sgd.to_string(), "sgd");
+    }
+
+    #[test]
+    fn schedule_names_are_its_serde_names() {
+        crate::names::assert_serde_names(
+            &[
+                (Schedule::Constant, "constant"),
+                (
+                    Schedule::WarmupLinear {
+                        warmup_steps: 2,
+                        total_steps: 9,
+                    },
+                    "warmup_linear",
+                ),
+            ],
+            Schedule::name,
+            None,
+        );
     }
 }

@@ -53,6 +53,8 @@ pub enum LossAgg {
     SeqSumNorm,
 }
 
+crate::serde_names!(Estimator, LossAgg);
+
 impl Estimator {
     pub fn default_agg(self) -> LossAgg {
         match self {
@@ -428,6 +430,33 @@ pub fn row_of<B: burn::tensor::backend::Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn estimator_and_loss_agg_names_are_their_serde_names() {
+        use crate::names::assert_serde_names;
+        assert_serde_names(
+            &[
+                (Estimator::Reinforce, "reinforce"),
+                (Estimator::ReinforceBaseline, "reinforce_baseline"),
+                (Estimator::Grpo, "grpo"),
+                (Estimator::GrpoBatchStd, "grpo_batch_std"),
+                (Estimator::DrGrpo, "dr_grpo"),
+                (Estimator::Rloo, "rloo"),
+            ],
+            Estimator::name,
+            Some(Estimator::parse),
+        );
+        assert_serde_names(
+            &[
+                (LossAgg::SeqSum, "seq_sum"),
+                (LossAgg::SeqMeanTokenMean, "seq_mean_token_mean"),
+                (LossAgg::TokenMean, "token_mean"),
+                (LossAgg::SeqSumNorm, "seq_sum_norm"),
+            ],
+            LossAgg::name,
+            Some(LossAgg::parse),
+        );
+    }
 
     #[test]
     fn advantages_by_hand() {
