@@ -14,8 +14,8 @@
 //! subsets and modified labels.
 
 use crate::{DataError, Result};
-use rand::seq::SliceRandom;
 use rand::RngExt;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 pub use seeds::named as rng;

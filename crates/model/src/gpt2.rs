@@ -437,7 +437,11 @@ impl<B: Backend> GPT2LMHeadModel<B> {
     }
 
     /// The module tree, from a file or a seed: the one place that names every parameter.
-    fn build(config: GPT2Config, src: ParamSource<'_>, device: &B::Device) -> Result<Self, ModelError> {
+    fn build(
+        config: GPT2Config,
+        src: ParamSource<'_>,
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
         config.validate()?;
         let p = if src.contains("wte.weight") && !src.contains("transformer.wte.weight") {
             ""
@@ -462,7 +466,14 @@ impl<B: Backend> GPT2LMHeadModel<B> {
                 ln_2: LayerNorm::new(src, &format!("{b}.ln_2"), d, eps, device)?,
                 mlp: GPT2MLP {
                     c_fc: Conv1D::new(src, &format!("{b}.mlp.c_fc"), d, inner, std, device)?,
-                    c_proj: Conv1D::new(src, &format!("{b}.mlp.c_proj"), inner, d, proj_std, device)?,
+                    c_proj: Conv1D::new(
+                        src,
+                        &format!("{b}.mlp.c_proj"),
+                        inner,
+                        d,
+                        proj_std,
+                        device,
+                    )?,
                     act,
                 },
             });

@@ -9,7 +9,7 @@
 //!
 //! Decoding keeps a [`T5Cache`]: the self-attention keys/values of the tokens decoded so far and
 //! the cross-attention keys/values of the encoder states, computed once. Sampling, beam search and
-//! teacher-forced scoring live in [`crate::generation`] and [`crate::beam`], through the
+//! teacher-forced scoring live in [`crate::sampling`], [`crate::scoring`] and [`crate::beam`], through the
 //! [`crate::Seq2SeqLM`] trait.
 //!
 //! Not here: gated-GELU (T5 v1.1) feed-forward, and dropout (the model runs as `eval()`).
@@ -407,7 +407,11 @@ impl<B: Backend> T5ForConditionalGeneration<B> {
         Self::build(config, ParamSource::Seeded(seed), device)
     }
 
-    fn build(config: T5Config, src: ParamSource<'_>, device: &B::Device) -> Result<Self, ModelError> {
+    fn build(
+        config: T5Config,
+        src: ParamSource<'_>,
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
         config.validate()?;
         let (dm, d_kv, heads, d_ff) = (config.d_model, config.d_kv, config.num_heads, config.d_ff);
         let inner = heads * d_kv;

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::params::ParamSource;
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter};

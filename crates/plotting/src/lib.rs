@@ -40,4 +40,3 @@ pub enum PlotError {
     #[error("invalid figure {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
-

@@ -123,10 +123,12 @@ impl WeightsCache {
         };
         let record: EntryRecord =
             serde_json::from_str(&text).map_err(|e| damaged(format!("record.json: {e}")))?;
-        let bytes =
-            std::fs::read(dir.join("weights.mpk")).map_err(|e| damaged(format!("weights.mpk: {e}")))?;
+        let bytes = std::fs::read(dir.join("weights.mpk"))
+            .map_err(|e| damaged(format!("weights.mpk: {e}")))?;
         if record.key != key || data::checksum::sha256_hex(&bytes) != record.weights_sha256 {
-            return Err(damaged("the weights' sha256 differs from the record".into()));
+            return Err(damaged(
+                "the weights' sha256 differs from the record".into(),
+            ));
         }
         let weights: M::Record = Recorder::<B>::load(&recorder(), bytes, device)
             .map_err(|e| damaged(format!("weights.mpk: {e:?}")))?;

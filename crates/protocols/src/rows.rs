@@ -85,7 +85,10 @@ impl Cell for String {
 /// Counts are stored as `i64` (Parquet and pandas have no unsigned default).
 impl Cell for usize {
     fn column(name: &str, values: Vec<Self>) -> Column {
-        Column::new(name.into(), values.into_iter().map(|v| v as i64).collect::<Vec<_>>())
+        Column::new(
+            name.into(),
+            values.into_iter().map(|v| v as i64).collect::<Vec<_>>(),
+        )
     }
     fn read(column: &Column) -> Result<Vec<Self>> {
         i64::read(column)?
@@ -252,8 +255,8 @@ pub fn write_csv(path: &std::path::Path, df: &mut DataFrame) -> Result<()> {
 
 /// Read the Parquet file at `path`.
 pub fn read_parquet(path: &std::path::Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
     ParquetReader::new(file)
         .finish()
         .map_err(|e| anyhow!("{} is not a readable Parquet file: {e}", path.display()))

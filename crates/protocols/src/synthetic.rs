@@ -42,13 +42,9 @@ pub enum Algorithm {
 }
 
 crate::serde_cells!(Algorithm);
+trainers::serde_names!(Algorithm);
 
 impl Algorithm {
-    /// The serde name (`ppo`, `dr_grpo`, ...).
-    pub fn name(self) -> String {
-        crate::rows::serde_name(&self)
-    }
-
     /// The advantage estimator of a group method; `None` for PPO.
     pub fn estimator(self) -> Option<Estimator> {
         match self {
@@ -163,7 +159,14 @@ impl SyntheticConfig {
 
     /// Run one seed on the configured device.
     pub fn run(&self, seed: u64, env: &RunEnv<'_>) -> Result<Outcome> {
-        model::run_on(self.device, Run { cfg: self, seed, env })?
+        model::run_on(
+            self.device,
+            Run {
+                cfg: self,
+                seed,
+                env,
+            },
+        )?
     }
 }
 
@@ -282,8 +285,10 @@ impl BackendTask for Run<'_> {
         };
         let mut sft_loss = f64::NAN;
         let model = train_sft(model, &examples, tokens.pad, &sft, |l| sft_loss = l.loss)?;
-        env.observer
-            .log(&format!("SFT: {} steps, last loss {sft_loss:.4}", cfg.sft_steps));
+        env.observer.log(&format!(
+            "SFT: {} steps, last loss {sft_loss:.4}",
+            cfg.sft_steps
+        ));
 
         let measure = |m: &GPT2LMHeadModel<B>, it: usize, out: &mut Measurements| {
             let sampling = cfg.ppo.alg.policy.args.generation_kwargs.sampling(
@@ -320,7 +325,14 @@ impl BackendTask for Run<'_> {
             cfg.algorithm.name(),
             timing.iterations_per_second
         ));
-        Ok(tabulate(cfg, steps, &measured, [greedy0, greedy1], sft_loss, timing))
+        Ok(tabulate(
+            cfg,
+            steps,
+            &measured,
+            [greedy0, greedy1],
+            sft_loss,
+            timing,
+        ))
     }
 }
 
@@ -336,7 +348,16 @@ fn rft<B: AutodiffBackend>(
 ) -> Result<(GPT2LMHeadModel<B>, Vec<StepRow>)> {
     let tokens = cfg.task().tokens();
     let mut steps = Vec::with_capacity(cfg.iterations);
-    let row = |iteration, reward, kl, kl_coeff, entropy, value_loss, clip_fraction, grad_norm, learning_rate, samples| StepRow {
+    let row = |iteration,
+               reward,
+               kl,
+               kl_coeff,
+               entropy,
+               value_loss,
+               clip_fraction,
+               grad_norm,
+               learning_rate,
+               samples| StepRow {
         algorithm: cfg.algorithm,
         sft_steps: cfg.sft_steps,
         iteration,
@@ -356,8 +377,16 @@ fn rft<B: AutodiffBackend>(
             for it in 0..cfg.iterations {
                 let l = t.train_iteration(examples, reward)?;
                 steps.push(row(
-                    it, l.reward, l.kl, l.kl_coeff, l.entropy, l.value_loss, l.clip_fraction,
-                    l.grad_norm, l.learning_rate, l.episodes,
+                    it,
+                    l.reward,
+                    l.kl,
+                    l.kl_coeff,
+                    l.entropy,
+                    l.value_loss,
+                    l.clip_fraction,
+                    l.grad_norm,
+                    l.learning_rate,
+                    l.episodes,
                 ));
                 after(&t.model.policy, it + 1);
             }
@@ -368,8 +397,15 @@ fn rft<B: AutodiffBackend>(
             for it in 0..cfg.iterations {
                 let l = t.train_step(examples, reward)?;
                 steps.push(row(
-                    it, l.reward, l.kl, cfg.ppo.alg.kl_div.coeff, l.entropy, f64::NAN,
-                    l.clip_fraction, l.grad_norm, l.learning_rate,
+                    it,
+                    l.reward,
+                    l.kl,
+                    cfg.ppo.alg.kl_div.coeff,
+                    l.entropy,
+                    f64::NAN,
+                    l.clip_fraction,
+                    l.grad_norm,
+                    l.learning_rate,
                     cfg.ppo.env.n_envs * cfg.group_size,
                 ));
                 after(&t.policy, it + 1);

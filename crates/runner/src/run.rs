@@ -159,4 +159,3 @@ impl protocols::Observer for RunContext {
         RunContext::progress_bar(self, len, label)
     }
 }
-

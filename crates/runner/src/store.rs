@@ -16,8 +16,8 @@
 use crate::config::Profile;
 use crate::run::{RunContext, RunSpec, SweepResults};
 use anyhow::{Context, Result, bail};
-use indicatif::MultiProgress;
 use atomicwrite::temp_path_for;
+use indicatif::MultiProgress;
 use polars::prelude::{Column, DataFrame, PlSmallStr};
 pub use protocols::rows::{read_parquet, write_csv, write_parquet};
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! Running a sweep file: resolve -> shard -> skip finished -> run in parallel -> gather -> report.
 
 use crate::config::Profile;
-use crate::sweepfile::{self, SweepFile};
 use crate::experiments::{RunSpec, SweepResults, report_kind};
 use crate::store::Store;
+use crate::sweepfile::{self, SweepFile};
 use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};

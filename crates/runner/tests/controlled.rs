@@ -181,7 +181,11 @@ fn the_controlled_sweep_gives_identical_tables_whatever_jobs_and_threads() {
         common::sweep(&file, &out, Some(&data), jobs, threads);
         tables.push(common::result_tables(&out.join("runs/controlled/smoke")));
     }
-    common::assert_identical(&tables[0], &tables[1], "--jobs 2 with 2 threads vs --jobs 1 with 1 thread");
+    common::assert_identical(
+        &tables[0],
+        &tables[1],
+        "--jobs 2 with 2 threads vs --jobs 1 with 1 thread",
+    );
 }
 
 #[test]

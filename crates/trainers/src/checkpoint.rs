@@ -3,7 +3,7 @@
 //! A checkpoint directory holds burn records (full precision) of the trained module, the
 //! optimiser state and the frozen reference policy, plus `state.json` (iteration, KL controller,
 //! seed). No RNG state is stored: every random draw is a function of `(seed, stream, step)`
-//! ([`crate::lm::step_seed`]). The directory is written under a temporary name and renamed, so a
+//! ([`seeds::step_seed`]). The directory is written under a temporary name and renamed, so a
 //! killed run never leaves a half-written checkpoint.
 
 use std::path::Path;

@@ -156,19 +156,6 @@ pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("float tensor data")
 }
 
-/// A seed for one step of one stream, so every random draw of a run is a function of
-/// `(seed, stream, step)`: resuming at a step needs no saved RNG state.
-pub fn step_seed(seed: u64, stream: u64, step: u64) -> u64 {
-    // SplitMix64 finaliser over the three words.
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(stream.wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        .wrapping_add(step.wrapping_mul(0x94D0_49BB_1331_11EB));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Mean task reward of greedy decoding over `examples` (no gradients), and each example's reward.
 pub fn evaluate_greedy<B: Backend>(
     model: &GPT2LMHeadModel<B>,

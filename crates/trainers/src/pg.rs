@@ -11,12 +11,12 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use model::{GPT2LMHeadModel, generate};
+use seeds::{Stream, step_seed};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{RewardStats, fraction_below};
 use crate::lm::{
-    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score,
-    step_seed, to_vec,
+    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score, to_vec,
 };
 use crate::optim::{OptimConfig, Trainer};
 use crate::{TrainError, ensure_finite};
@@ -236,7 +236,7 @@ impl<B: AutodiffBackend> PgTrainer<B> {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(step_seed(
             self.seed,
-            3,
+            Stream::GroupPrompts,
             (self.step * 1000 + round) as u64,
         ));
         (0..self.config.prompts_per_step)
@@ -254,7 +254,11 @@ impl<B: AutodiffBackend> PgTrainer<B> {
         let sampling = self.config.generation_kwargs.sampling(
             self.tokens.eos,
             self.tokens.pad,
-            step_seed(self.seed, 4, (self.step * 1000 + round) as u64),
+            step_seed(
+                self.seed,
+                Stream::GroupSampling,
+                (self.step * 1000 + round) as u64,
+            ),
         );
         let inner = self.policy.valid();
         let device = inner.transformer.wte.weight.device();

@@ -24,13 +24,13 @@ use burn::tensor::{ElementConversion, Tensor};
 use model::{GPT2LMHeadModel, ValueHead, generate};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use seeds::{Stream, step_seed};
 use serde::{Deserialize, Serialize};
 
 use crate::gae::gae;
 use crate::kl::KlController;
 use crate::lm::{
-    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score,
-    step_seed, to_vec,
+    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score, to_vec,
 };
 use crate::optim::{OptimConfig, Trainer};
 use crate::{TrainError, ensure_finite};
@@ -330,7 +330,11 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
         let mut transitions = 0;
         let mut batch_no = 0u64;
         while transitions < want {
-            let draw = step_seed(self.seed, 5, (self.iteration as u64) << 20 | batch_no);
+            let draw = step_seed(
+                self.seed,
+                Stream::PpoRollout,
+                (self.iteration as u64) << 20 | batch_no,
+            );
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draw);
             let picks: Vec<usize> = (0..cfg.env.n_envs)
                 .map(|_| rng.random_range(0..examples.len()))
@@ -339,7 +343,11 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                 .iter()
                 .map(|&i| examples[i].prompt_ids.clone())
                 .collect();
-            let sampling = gen_kwargs.sampling(eos, self.tokens.pad, step_seed(draw, 6, 0));
+            let sampling = gen_kwargs.sampling(
+                eos,
+                self.tokens.pad,
+                step_seed(draw, Stream::PpoSampling, 0),
+            );
             let out = generate(&inner.policy, &prompts, &sampling, &device);
             let refs: Vec<&Example> = picks.iter().map(|&i| &examples[i]).collect();
             let task = reward.score(&refs, &out.tokens);
@@ -406,7 +414,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
             epochs += 1;
             order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(step_seed(
                 self.seed,
-                7,
+                Stream::PpoMinibatches,
                 (self.iteration * 1000 + epoch) as u64,
             )));
             let mut start = 0;

@@ -10,8 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::lm::{Example, step_seed};
+use crate::lm::Example;
 use crate::optim::{OptimConfig, Trainer};
+use seeds::{Stream, step_seed};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +108,7 @@ pub fn train_sft<B: AutodiffBackend>(
                 order = subset.clone();
                 order.shuffle(&mut ChaCha8Rng::seed_from_u64(step_seed(
                     config.seed,
-                    1,
+                    Stream::SftShuffle,
                     epoch,
                 )));
                 epoch += 1;

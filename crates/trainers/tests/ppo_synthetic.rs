@@ -3,7 +3,6 @@
 
 mod common;
 
-use burn::tensor::backend::Backend;
 use common::*;
 use rewards::{Reward, Sample};
 use trainers::TrainError;

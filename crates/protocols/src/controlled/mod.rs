@@ -36,7 +36,8 @@ use model::{
 use run::{Prepared, experiment};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use trainers::classify::{Objective, OptimizerKind, RewardKind};
+use trainers::classify::{Objective, RewardKind};
+use trainers::optim::OptimizerKind;
 
 /// Which model on which dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -191,7 +192,14 @@ impl ControlledConfig {
 
     /// Run one seed: pretrain (or load the cached pretrained model), finetune, tabulate.
     pub fn run(&self, seed: u64, env: &RunEnv<'_>) -> Result<Outcome> {
-        model::run_on(self.device, Task { cfg: self, seed, env })?
+        model::run_on(
+            self.device,
+            Task {
+                cfg: self,
+                seed,
+                env,
+            },
+        )?
     }
 }
 
@@ -570,4 +578,3 @@ fn bert<B: AutodiffBackend>(
         },
     )
 }
-

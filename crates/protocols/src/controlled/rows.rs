@@ -8,7 +8,8 @@ use crate::rows::Rows;
 use anyhow::Result;
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
-use trainers::classify::{Group, GroupMetrics, Objective, OptimizerKind, RewardKind, TestMetrics};
+use trainers::classify::{Group, GroupMetrics, Objective, RewardKind, TestMetrics};
+use trainers::optim::OptimizerKind;
 
 /// Pretraining on soft labels, or finetuning on the modified labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use super::rows::{
 use super::{ControlledConfig, Labels, Setting};
 use crate::RunEnv;
 use crate::cache::WeightsCache;
-use crate::rows::{Rows, serde_name};
+use crate::rows::Rows;
 use anyhow::{Context, Result, anyhow};
 use burn::module::AutodiffModule;
 use burn::tensor::Tensor;
@@ -16,9 +16,9 @@ use indicatif::ProgressBar;
 use seeds::Stream;
 use std::time::Instant;
 use trainers::classify::{
-    EpochReport, FitConfig, Group, GroupMetrics, History, Objective, OptimizerKind, TestSet,
-    TrainSet, fit,
+    EpochReport, FitConfig, Group, GroupMetrics, History, Objective, TestSet, TrainSet, fit,
 };
+use trainers::optim::OptimizerKind;
 
 /// Logits of test inputs from the model in inference mode.
 pub(super) type InferenceLogits<'a, B, M> = dyn Fn(
@@ -66,7 +66,7 @@ pub(super) fn experiment<B: AutodiffBackend, M: AutodiffModule<B>>(
         &format!(
             "epochs {} {} seed {seed}",
             cfg.setting.name(),
-            serde_name(&cfg.method)
+            cfg.method.name()
         ),
     );
     let pretrained = pretrain(cfg, seed, env, device, &p, &test, &bar)?;
@@ -180,12 +180,25 @@ fn pretrain<B: AutodiffBackend, M: AutodiffModule<B>>(
         let (m, history) = if cfg.pretrain_epochs == 0 {
             ((p.init)(), History::default())
         } else {
-            fit((p.init)(), p.forward, Some(test), &data, &fit_cfg, &mut on_epoch)
-                .context("pretraining")?
+            fit(
+                (p.init)(),
+                p.forward,
+                Some(test),
+                &data,
+                &fit_cfg,
+                &mut on_epoch,
+            )
+            .context("pretraining")?
         };
         let tables = vec![
-            ("metrics".to_string(), MetricsRow::to_frame(&MetricsRow::of(&history.train))?),
-            ("test".to_string(), TestMetricsRow::to_frame(&TestMetricsRow::of(&history.test))?),
+            (
+                "metrics".to_string(),
+                MetricsRow::to_frame(&MetricsRow::of(&history.train))?,
+            ),
+            (
+                "test".to_string(),
+                TestMetricsRow::to_frame(&TestMetricsRow::of(&history.test))?,
+            ),
         ];
         Ok((m, tables, start.elapsed().as_secs_f64()))
     };
@@ -224,7 +237,12 @@ fn pretrain<B: AutodiffBackend, M: AutodiffModule<B>>(
     })
 }
 
-fn report_pretrain_epoch(cfg: &ControlledConfig, env: &RunEnv<'_>, bar: &ProgressBar, r: &EpochReport) {
+fn report_pretrain_epoch(
+    cfg: &ControlledConfig,
+    env: &RunEnv<'_>,
+    bar: &ProgressBar,
+    r: &EpochReport,
+) {
     if r.epoch > 0 {
         bar.inc(1);
     }
@@ -241,7 +259,12 @@ fn report_pretrain_epoch(cfg: &ControlledConfig, env: &RunEnv<'_>, bar: &Progres
     }
 }
 
-fn report_finetune_epoch(cfg: &ControlledConfig, env: &RunEnv<'_>, bar: &ProgressBar, r: &EpochReport) {
+fn report_finetune_epoch(
+    cfg: &ControlledConfig,
+    env: &RunEnv<'_>,
+    bar: &ProgressBar,
+    r: &EpochReport,
+) {
     if r.epoch > 0 {
         bar.inc(1);
     }

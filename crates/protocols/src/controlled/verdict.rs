@@ -13,9 +13,10 @@
 
 use super::Setting;
 use super::rows::{CurveRow, Phase, SummaryRow};
-use crate::rows::{Gathered, serde_name};
+use crate::rows::Gathered;
 use serde::{Deserialize, Serialize};
-use trainers::classify::{Group, Objective, OptimizerKind, RewardKind};
+use trainers::classify::{Group, Objective, RewardKind};
+use trainers::optim::OptimizerKind;
 
 /// The verdict on one setting and variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +48,7 @@ pub struct Variant {
 
 impl PartialOrd for Variant {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        let key = |v: &Variant| (serde_name(&v.optimizer), v.lr, serde_name(&v.reward_fn));
+        let key = |v: &Variant| (v.optimizer.name(), v.lr, v.reward_fn.name());
         key(self).partial_cmp(&key(other))
     }
 }
@@ -202,12 +203,17 @@ pub fn findings(summaries: &[Gathered<SummaryRow>], curves: &[Gathered<CurveRow>
                 summaries
                     .iter()
                     .filter(|s| {
-                        s.row.setting == setting && s.row.method == method && Variant::of(&s.row) == v
+                        s.row.setting == setting
+                            && s.row.method == method
+                            && Variant::of(&s.row) == v
                     })
                     .map(facts)
                     .collect()
             };
-            let (sft, rft) = (pick(Objective::Sft, variant.sft_variant()), pick(Objective::Rft, variant));
+            let (sft, rft) = (
+                pick(Objective::Sft, variant.sft_variant()),
+                pick(Objective::Rft, variant),
+            );
             (!sft.is_empty()).then(|| judge(setting, variant, &sft, &rft))
         })
         .collect()
@@ -251,10 +257,16 @@ mod tests {
             run(1000, None, &[(0, 0.0), (90, 0.6)]),
             run(1000, None, &[(0, 0.0), (90, 0.1)]),
         ];
-        assert_eq!(judge(Setting::BertMiniStsb, MAIN, &sft, &rft).verdict, Verdict::NotHeld);
+        assert_eq!(
+            judge(Setting::BertMiniStsb, MAIN, &sft, &rft).verdict,
+            Verdict::NotHeld
+        );
         // The same accuracy reached only after the horizon does not count.
         let late = [run(1000, None, &[(0, 0.0), (101, 0.6)])];
-        assert_eq!(judge(Setting::BertMiniStsb, MAIN, &sft, &late).verdict, Verdict::Held);
+        assert_eq!(
+            judge(Setting::BertMiniStsb, MAIN, &sft, &late).verdict,
+            Verdict::Held
+        );
     }
 
     #[test]

@@ -121,7 +121,13 @@ impl Curves {
             for (k, group) in ["initial std < 0.05", "others"].into_iter().enumerate() {
                 if a.count[k] > 0.0 {
                     let y = a.sum[k] / a.count[k];
-                    Self::push(&mut self.by_group, format!("{l}, {group}"), seed, it as f64, y);
+                    Self::push(
+                        &mut self.by_group,
+                        format!("{l}, {group}"),
+                        seed,
+                        it as f64,
+                        y,
+                    );
                 }
             }
         }
@@ -196,7 +202,7 @@ fn summary_rows(
     let mut groups: BTreeMap<(String, usize), Vec<&Gathered<SummaryRow>>> = BTreeMap::new();
     for g in summary {
         groups
-            .entry((g.row.algorithm.name(), g.row.sft_steps))
+            .entry((g.row.algorithm.name().to_string(), g.row.sft_steps))
             .or_default()
             .push(g);
     }

@@ -52,4 +52,3 @@ pub fn assert_identical(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)], what: 
         assert!(x == y, "{what}: {name} differs");
     }
 }
-

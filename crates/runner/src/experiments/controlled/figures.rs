@@ -58,14 +58,24 @@ fn series(
 ) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
     let mut by_seed: BTreeMap<u64, Vec<(usize, f64)>> = BTreeMap::new();
     let wanted = |s: Setting, m: Objective, o, lr, r| {
-        s == setting && m == method && Variant { optimizer: o, lr, reward_fn: r } == v
+        s == setting
+            && m == method
+            && Variant {
+                optimizer: o,
+                lr,
+                reward_fn: r,
+            } == v
     };
     if metric == Metric::TestAccuracy {
         for t in &data.tests {
             let r = &t.row;
-            if r.phase == Phase::Finetune && wanted(r.setting, r.method, r.optimizer, r.lr, r.reward_fn)
+            if r.phase == Phase::Finetune
+                && wanted(r.setting, r.method, r.optimizer, r.lr, r.reward_fn)
             {
-                by_seed.entry(t.seed).or_default().push((r.epoch, r.test_accuracy));
+                by_seed
+                    .entry(t.seed)
+                    .or_default()
+                    .push((r.epoch, r.test_accuracy));
             }
         }
     } else {
@@ -147,7 +157,10 @@ pub(super) fn curves(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
                 } else {
                     for group in [Group::Modified, Group::Unmodified] {
                         let label = format!("{} {}", method_label(method), group_label(group));
-                        lines.extend(line(label, series(data, setting, v, method, Some(group), metric)));
+                        lines.extend(line(
+                            label,
+                            series(data, setting, v, method, Some(group), metric),
+                        ));
                     }
                 }
             }
@@ -162,7 +175,11 @@ pub(super) fn curves(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
                 x: Axis::linear("finetuning epoch"),
                 y,
                 series: lines,
-                legend: if log { Legend::LowerLeft } else { Legend::UpperLeft },
+                legend: if log {
+                    Legend::LowerLeft
+                } else {
+                    Legend::UpperLeft
+                },
             }));
         }
     }
@@ -181,7 +198,10 @@ pub(super) fn curves(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
 pub(super) fn variants(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut panels = Vec::new();
     for &setting in &data.settings {
-        for v in variants_of(data, setting).into_iter().filter(|v| !v.is_main()) {
+        for v in variants_of(data, setting)
+            .into_iter()
+            .filter(|v| !v.is_main())
+        {
             let mut lines = Vec::new();
             for method in [Objective::Sft, Objective::Rft] {
                 for group in [Group::Modified, Group::Unmodified] {
@@ -191,7 +211,14 @@ pub(super) fn variants(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
                         (v, "")
                     };
                     let label = format!("{} {}{note}", method_label(method), group_label(group));
-                    let s = series(data, setting, from, method, Some(group), Metric::TrainAccuracy);
+                    let s = series(
+                        data,
+                        setting,
+                        from,
+                        method,
+                        Some(group),
+                        Metric::TrainAccuracy,
+                    );
                     lines.extend(line(label, s));
                 }
             }

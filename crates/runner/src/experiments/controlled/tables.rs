@@ -148,7 +148,10 @@ pub(super) fn finding(data: &Data, dir: &Path) -> Result<Vec<PathBuf>> {
                 (Some(acc), Some(h)) => format!("{acc:.3} (at epoch ≤ {h})"),
                 _ => "n/a".into(),
             },
-            format!("{:.3} / {:.3}", f.rft_final_modified, f.rft_final_unmodified),
+            format!(
+                "{:.3} / {:.3}",
+                f.rft_final_modified, f.rft_final_unmodified
+            ),
             f.verdict.text().into(),
         ]);
     }
