@@ -7,13 +7,15 @@
 //! - [`cache`]: weights shared by the runs of one store (pretrained classifiers), in the store's
 //!   format: a directory per entry, Parquet tables, a record written last;
 //! - [`controlled`]: Section 4.2's controlled experiments (exact-gradient RFT vs SFT on classifiers);
-//! - [`synthetic`]: RFT of a tiny GPT-2 on a synthetic task, with per-input reward std.
+//! - [`synthetic`]: RFT of a tiny GPT-2 on a synthetic task, with per-input reward std;
+//! - [`theory`]: the tables of the Theorem 1 and 2 experiments (the science is the `theory` crate).
 
 pub mod cache;
 pub mod controlled;
 pub mod params;
 pub mod rows;
 pub mod synthetic;
+pub mod theory;
 
 use indicatif::ProgressBar;
 use std::path::PathBuf;

@@ -41,7 +41,25 @@ pub enum RewardKind {
     PlusMinusOne,
 }
 
+impl Method {
+    /// The serde name (`rft`, `sft`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Rft => "rft",
+            Method::Sft => "sft",
+        }
+    }
+}
+
 impl RewardKind {
+    /// The serde name (`zero_one`, `plus_minus_one`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RewardKind::ZeroOne => "zero_one",
+            RewardKind::PlusMinusOne => "plus_minus_one",
+        }
+    }
+
     fn values(&self) -> (f64, f64) {
         match self {
             RewardKind::ZeroOne => (1.0, 0.0),

@@ -3,10 +3,10 @@
 
 use super::{Experiment, SweepResults, Tables};
 use crate::run::RunContext;
-use crate::store::cols;
 use anyhow::{Result, bail};
 use plotting::*;
-use polars::prelude::*;
+use protocols::rows::{Gathered, Rows, gathered};
+use protocols::theory::{FitRow, TrajectoryRow};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use theory::ode::Tolerance;
@@ -58,33 +58,17 @@ impl Theorem2Config {
     }
 }
 
-fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::Rft => "rft",
-        Method::Sft => "sft",
-    }
-}
-
-fn reward_name(r: RewardKind) -> &'static str {
-    match r {
-        RewardKind::ZeroOne => "zero_one",
-        RewardKind::PlusMinusOne => "plus_minus_one",
-    }
-}
-
-fn label(method: &str, reward: &str) -> String {
-    let r = if reward == "zero_one" {
-        "r ∈ {0,1}"
-    } else {
-        "r ∈ {−1,1}"
+fn label(method: Method, reward: RewardKind) -> String {
+    let r = match reward {
+        RewardKind::ZeroOne => "r ∈ {0,1}",
+        RewardKind::PlusMinusOne => "r ∈ {−1,1}",
     };
-    format!("{} {r}", method.to_uppercase())
+    let m = match method {
+        Method::Rft => "RFT",
+        Method::Sft => "SFT",
+    };
+    format!("{m} {r}")
 }
-
-/// Per (method, reward): initial stds and times of the fitted inputs, and the number of inputs.
-type FitPoints = (Vec<f64>, Vec<f64>, usize);
-/// Per (method, reward, input): initial std, p(correct) per seed, recorded times.
-type Trajectory = (f64, BTreeMap<u64, Vec<f64>>, Vec<f64>);
 
 impl Experiment for Theorem2Config {
     const KIND: &'static str = "theorem2";
@@ -98,8 +82,8 @@ impl Experiment for Theorem2Config {
         let fitted = r.fits.iter().filter(|f| f.time_to_fit.is_some()).count();
         ctx.log(format!(
             "{} {}: {fitted}/{} inputs fitted by t = {:.3e}; {} accepted and {} rejected steps",
-            method_name(self.method),
-            reward_name(self.reward),
+            self.method.name(),
+            self.reward.name(),
             r.fits.len(),
             r.final_time,
             r.accepted_steps,
@@ -111,231 +95,286 @@ impl Experiment for Theorem2Config {
         {
             bail!("the gradient flow produced a non-finite time to fit; lower rtol/atol");
         }
-        let (m, rw) = (method_name(self.method), reward_name(self.reward));
-        let n = r.fits.len();
-        let fits = df!(
-            "method" => vec![m; n],
-            "reward" => vec![rw; n],
-            "input" => r.fits.iter().map(|f| f.input as i64).collect::<Vec<_>>(),
-            "init_p_correct" => r.fits.iter().map(|f| f.init_p_correct).collect::<Vec<_>>(),
-            "init_reward_std" => r.fits.iter().map(|f| f.init_reward_std).collect::<Vec<_>>(),
-            "time_to_fit" => r.fits.iter().map(|f| f.time_to_fit).collect::<Vec<Option<f64>>>(),
-        )?;
-        let t = &r.trajectory;
-        let k = t.len();
-        let std0: Vec<f64> = t.iter().map(|p| r.fits[p.input].init_reward_std).collect();
-        let trajectory = df!(
-            "method" => vec![m; k],
-            "reward" => vec![rw; k],
-            "input" => t.iter().map(|p| p.input as i64).collect::<Vec<_>>(),
-            "init_reward_std" => std0,
-            "time" => t.iter().map(|p| p.time).collect::<Vec<_>>(),
-            "p_correct" => t.iter().map(|p| p.p_correct).collect::<Vec<_>>(),
-            "reward_std" => t.iter().map(|p| p.reward_std).collect::<Vec<_>>(),
-        )?;
+        let (method, reward) = (self.method, self.reward);
+        let fits: Vec<FitRow> = r
+            .fits
+            .iter()
+            .map(|f| FitRow {
+                method,
+                reward,
+                input: f.input,
+                init_p_correct: f.init_p_correct,
+                init_reward_std: f.init_reward_std,
+                time_to_fit: f.time_to_fit,
+            })
+            .collect();
+        let trajectory: Vec<TrajectoryRow> = r
+            .trajectory
+            .iter()
+            .map(|p| TrajectoryRow {
+                method,
+                reward,
+                input: p.input,
+                init_reward_std: r.fits[p.input].init_reward_std,
+                time: p.time,
+                p_correct: p.p_correct,
+                reward_std: p.reward_std,
+            })
+            .collect();
         Ok(vec![
-            ("fits".into(), fits),
-            ("trajectory".into(), trajectory),
+            ("fits".into(), FitRow::to_frame(&fits)?),
+            ("trajectory".into(), TrajectoryRow::to_frame(&trajectory)?),
         ])
     }
 
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut fits: BTreeMap<(String, String), FitPoints> = BTreeMap::new();
-        let mut traj: BTreeMap<(String, String, i64), Trajectory> = BTreeMap::new();
+        let mut fits = Vec::new();
+        let mut trajectories = Vec::new();
         for s in sweeps {
-            let df = s.table("fits")?;
-            let (methods, rewards) = (cols::strs(df, "method")?, cols::strs(df, "reward")?);
-            let (std, time) = (
-                cols::f64s(df, "init_reward_std")?,
-                cols::f64s(df, "time_to_fit")?,
-            );
-            for i in 0..df.height() {
-                let e = fits
-                    .entry((methods[i].clone(), rewards[i].clone()))
-                    .or_default();
-                e.2 += 1;
-                if time[i].is_finite() {
-                    e.0.push(std[i]);
-                    e.1.push(time[i]);
-                }
-            }
-            let df = s.table("trajectory")?;
-            let (methods, rewards) = (cols::strs(df, "method")?, cols::strs(df, "reward")?);
-            let (inputs, std0) = (cols::f64s(df, "input")?, cols::f64s(df, "init_reward_std")?);
-            let (times, p, seeds) = (
-                cols::f64s(df, "time")?,
-                cols::f64s(df, "p_correct")?,
-                cols::f64s(df, "seed")?,
-            );
-            for i in 0..df.height() {
-                let e = traj
-                    .entry((methods[i].clone(), rewards[i].clone(), inputs[i] as i64))
-                    .or_default();
-                e.0 = std0[i];
-                let runs = e.1.entry(seeds[i] as u64).or_default();
-                runs.push(p[i]);
-                if runs.len() > e.2.len() {
-                    e.2.push(times[i]);
-                }
-            }
+            fits.extend(FitRow::from_frame(s.table("fits")?)?);
+            trajectories.extend(gathered::<TrajectoryRow>(s.table("trajectory")?)?);
         }
-        let mut written = Vec::new();
-
-        // Figure: time to fit against the initial std.
-        let mut groups = Vec::new();
-        let mut lines = Vec::new();
-        for (i, ((m, r), (std, time, _))) in fits.iter().enumerate() {
-            groups.push(PointGroup {
-                label: label(m, r),
-                points: std.iter().copied().zip(time.iter().copied()).collect(),
-            });
-            if m == "rft"
-                && let Some(f) = fit_power_law(std, time)
-            {
-                lines.push(RefLine {
-                    label: format!("fit {}: slope {:.2}", label(m, r), f.slope),
-                    curve: Curve::PowerLaw {
-                        coefficient: 10f64.powf(f.intercept),
-                        exponent: f.slope,
-                    },
-                    color: Some(i),
-                    dashed: false,
-                });
-            }
-        }
-        let mut sft_groups = Vec::new();
-        let mut sft_lines = Vec::new();
-        for (i, ((m, r), (std, time, _))) in
-            fits.iter().filter(|((m, _), _)| m == "sft").enumerate()
-        {
-            let log_inv: Vec<f64> = std.iter().map(|s| (1.0 / s).ln()).collect();
-            sft_groups.push(PointGroup {
-                label: label(m, r),
-                points: log_inv.iter().copied().zip(time.iter().copied()).collect(),
-            });
-            if let Some(f) = fit_line(&log_inv, time) {
-                sft_lines.push(RefLine {
-                    label: format!("fit: slope {:.2}", f.slope),
-                    curve: Curve::Line {
-                        slope: f.slope,
-                        intercept: f.intercept,
-                    },
-                    color: Some(i),
-                    dashed: true,
-                });
-            }
-        }
-        let fig = Figure::row(
-            Some(
-                "Theorem 2: time to fit an input on a linear model over orthonormal inputs (gradient flow)",
-            ),
-            vec![
-                Panel::Scatter(ScatterPanel {
-                    title: "RFT needs Ω(1/std²), SFT O(ln 1/std)".into(),
-                    x: Axis::log("initial reward std of the input"),
-                    y: Axis::log("time until the correct label is the argmax"),
-                    groups,
-                    lines,
-                    legend: Legend::UpperRight,
-                }),
-                Panel::Scatter(ScatterPanel {
-                    title: "SFT: linear in ln(1/std)".into(),
-                    x: Axis::linear("ln(1 / initial reward std)"),
-                    y: Axis::linear("time to fit (SFT)"),
-                    groups: sft_groups,
-                    lines: sft_lines,
-                    legend: Legend::UpperLeft,
-                }),
-            ],
-        );
-        let stem = dir.join("theorem2_time_to_fit");
-        fig.save(&stem)?;
-        written.push(stem.with_extension("png"));
-
-        // Figure: p(correct) over time for three inputs (smallest, middle, largest initial std).
-        let mut panels = Vec::new();
-        for reward in ["zero_one", "plus_minus_one"] {
-            let inputs: Vec<i64> = traj
-                .keys()
-                .filter(|(m, r, _)| m == "rft" && r == reward)
-                .map(|k| k.2)
-                .collect();
-            if inputs.is_empty() {
-                continue;
-            }
-            let picks = [
-                inputs[0],
-                inputs[inputs.len() / 2],
-                inputs[inputs.len() - 1],
-            ];
-            let mut series = Vec::new();
-            for method in ["rft", "sft"] {
-                for input in picks {
-                    if let Some((std0, runs, times)) =
-                        traj.get(&(method.to_string(), reward.to_string(), input))
-                    {
-                        series.push(LineSeries {
-                            label: format!(
-                                "{} std₀={}",
-                                method.to_uppercase(),
-                                format_sig(*std0, 1)
-                            ),
-                            x: times.clone(),
-                            runs: runs.values().cloned().collect(),
-                        });
-                    }
-                }
-            }
-            panels.push(Panel::Lines(LinePanel {
-                title: format!("p(correct label), {}", label("", reward).trim()),
-                x: Axis::log("gradient-flow time"),
-                y: Axis::linear("p(correct label)").with_range(0.0, 1.0),
-                series,
-                legend: Legend::UpperLeft,
-            }));
-        }
-        if !panels.is_empty() {
-            let fig = Figure::row(
-                Some("Theorem 2: RFT plateaus while the reward std is small; SFT does not"),
-                panels,
-            );
-            let stem = dir.join("theorem2_trajectories");
-            fig.save(&stem)?;
-            written.push(stem.with_extension("png"));
-        }
-
-        // Table: fitted rates.
-        let mut table = Table::new(
-            "Theorem 2 on a linear model over orthonormal inputs, gradient flow: fitted exponent of the time to fit \
-             against the initial reward std (theory for RFT: −2), and slope of the time to fit against ln(1/std) \
-             (theory for SFT: logarithmic growth, R² near 1).",
-            &[
-                "method",
-                "reward",
-                "inputs fitted",
-                "exponent (log t vs log std)",
-                "R² (power law)",
-                "slope (t vs ln 1/std)",
-                "R² (log law)",
-            ],
-        );
-        for ((m, r), (std, time, total)) in &fits {
-            let pl = fit_power_law(std, time);
-            let log_inv: Vec<f64> = std.iter().map(|s| (1.0 / s).ln()).collect();
-            let lin = fit_line(&log_inv, time);
-            table.push(vec![
-                m.to_uppercase(),
-                r.clone(),
-                format!("{}/{}", time.len(), total),
-                pl.map_or("n/a".into(), |f| format!("{:.3}", f.slope)),
-                pl.map_or("n/a".into(), |f| format!("{:.4}", f.r2)),
-                lin.map_or("n/a".into(), |f| format_sig(f.slope, 4)),
-                lin.map_or("n/a".into(), |f| format!("{:.4}", f.r2)),
-            ]);
-        }
-        let stem = dir.join("theorem2_rates");
-        table.save(&stem)?;
-        written.push(stem.with_extension("md"));
+        let fits = Fits::of(&fits);
+        let mut written = vec![time_to_fit_figure(&fits, dir)?];
+        written.extend(trajectory_figure(&trajectories, dir)?);
+        written.push(rates_table(&fits, dir)?);
         Ok(written)
     }
+}
+
+/// The inputs of one (method, reward).
+struct FitGroup {
+    method: Method,
+    reward: RewardKind,
+    /// Initial std and time to fit of the inputs fitted.
+    std: Vec<f64>,
+    time: Vec<f64>,
+    /// All inputs, fitted or not.
+    total: usize,
+}
+
+/// Per (method, reward), ordered by their names.
+struct Fits(Vec<FitGroup>);
+
+impl Fits {
+    fn of(rows: &[FitRow]) -> Fits {
+        let mut fits: BTreeMap<(&str, &str), (Vec<f64>, Vec<f64>, usize)> = BTreeMap::new();
+        for r in rows {
+            let e = fits.entry((r.method.name(), r.reward.name())).or_default();
+            e.2 += 1;
+            if let Some(t) = r.time_to_fit.filter(|t| t.is_finite()) {
+                e.0.push(r.init_reward_std);
+                e.1.push(t);
+            }
+        }
+        let parse = |m: &str, r: &str| {
+            let method = if m == "rft" { Method::Rft } else { Method::Sft };
+            let reward = if r == "zero_one" {
+                RewardKind::ZeroOne
+            } else {
+                RewardKind::PlusMinusOne
+            };
+            (method, reward)
+        };
+        Fits(
+            fits.into_iter()
+                .map(|((m, r), (std, time, total))| {
+                    let (method, reward) = parse(m, r);
+                    FitGroup {
+                        method,
+                        reward,
+                        std,
+                        time,
+                        total,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// `theorem2_time_to_fit`: time to fit against the initial std (RFT, with power-law fits) and
+/// against ln(1/std) (SFT, with line fits).
+fn time_to_fit_figure(fits: &Fits, dir: &Path) -> Result<PathBuf> {
+    let mut groups = Vec::new();
+    let mut lines = Vec::new();
+    for (i, g) in fits.0.iter().enumerate() {
+        let (m, r, std, time) = (&g.method, &g.reward, &g.std, &g.time);
+        groups.push(PointGroup {
+            label: label(*m, *r),
+            points: std.iter().copied().zip(time.iter().copied()).collect(),
+        });
+        if *m == Method::Rft
+            && let Some(f) = fit_power_law(std, time)
+        {
+            lines.push(RefLine {
+                label: format!("fit {}: slope {:.2}", label(*m, *r), f.slope),
+                curve: Curve::PowerLaw {
+                    coefficient: 10f64.powf(f.intercept),
+                    exponent: f.slope,
+                },
+                color: Some(i),
+                dashed: false,
+            });
+        }
+    }
+    let mut sft_groups = Vec::new();
+    let mut sft_lines = Vec::new();
+    for (i, g) in fits
+        .0
+        .iter()
+        .filter(|g| g.method == Method::Sft)
+        .enumerate()
+    {
+        let (m, r, std, time) = (&g.method, &g.reward, &g.std, &g.time);
+        let log_inv: Vec<f64> = std.iter().map(|s| (1.0 / s).ln()).collect();
+        sft_groups.push(PointGroup {
+            label: label(*m, *r),
+            points: log_inv.iter().copied().zip(time.iter().copied()).collect(),
+        });
+        if let Some(f) = fit_line(&log_inv, time) {
+            sft_lines.push(RefLine {
+                label: format!("fit: slope {:.2}", f.slope),
+                curve: Curve::Line {
+                    slope: f.slope,
+                    intercept: f.intercept,
+                },
+                color: Some(i),
+                dashed: true,
+            });
+        }
+    }
+    let fig = Figure::row(
+        Some(
+            "Theorem 2: time to fit an input on a linear model over orthonormal inputs (gradient flow)",
+        ),
+        vec![
+            Panel::Scatter(ScatterPanel {
+                title: "RFT needs Ω(1/std²), SFT O(ln 1/std)".into(),
+                x: Axis::log("initial reward std of the input"),
+                y: Axis::log("time until the correct label is the argmax"),
+                groups,
+                lines,
+                legend: Legend::UpperRight,
+            }),
+            Panel::Scatter(ScatterPanel {
+                title: "SFT: linear in ln(1/std)".into(),
+                x: Axis::linear("ln(1 / initial reward std)"),
+                y: Axis::linear("time to fit (SFT)"),
+                groups: sft_groups,
+                lines: sft_lines,
+                legend: Legend::UpperLeft,
+            }),
+        ],
+    );
+    let stem = dir.join("theorem2_time_to_fit");
+    fig.save(&stem)?;
+    Ok(stem.with_extension("png"))
+}
+
+/// `theorem2_trajectories`: p(correct) over time for three inputs (smallest, middle and largest
+/// initial std), per reward.
+fn trajectory_figure(rows: &[Gathered<TrajectoryRow>], dir: &Path) -> Result<Option<PathBuf>> {
+    // (method, reward, input) -> (initial std, seed -> p(correct) over time, times)
+    type Trajectory = (f64, BTreeMap<u64, Vec<f64>>, Vec<f64>);
+    let mut traj: BTreeMap<(&str, &str, usize), Trajectory> = BTreeMap::new();
+    for g in rows {
+        let r = &g.row;
+        let e = traj
+            .entry((r.method.name(), r.reward.name(), r.input))
+            .or_default();
+        e.0 = r.init_reward_std;
+        let runs = e.1.entry(g.seed).or_default();
+        runs.push(r.p_correct);
+        if runs.len() > e.2.len() {
+            e.2.push(r.time);
+        }
+    }
+    let mut panels = Vec::new();
+    for reward in [RewardKind::ZeroOne, RewardKind::PlusMinusOne] {
+        let inputs: Vec<usize> = traj
+            .keys()
+            .filter(|(m, r, _)| *m == "rft" && *r == reward.name())
+            .map(|k| k.2)
+            .collect();
+        if inputs.is_empty() {
+            continue;
+        }
+        let picks = [
+            inputs[0],
+            inputs[inputs.len() / 2],
+            inputs[inputs.len() - 1],
+        ];
+        let mut series = Vec::new();
+        for method in [Method::Rft, Method::Sft] {
+            for input in picks {
+                if let Some((std0, runs, times)) = traj.get(&(method.name(), reward.name(), input))
+                {
+                    series.push(LineSeries {
+                        label: format!(
+                            "{} std₀={}",
+                            method.name().to_uppercase(),
+                            format_sig(*std0, 1)
+                        ),
+                        x: times.clone(),
+                        runs: runs.values().cloned().collect(),
+                    });
+                }
+            }
+        }
+        let title = label(Method::Rft, reward).replace("RFT ", "");
+        panels.push(Panel::Lines(LinePanel {
+            title: format!("p(correct label), {title}"),
+            x: Axis::log("gradient-flow time"),
+            y: Axis::linear("p(correct label)").with_range(0.0, 1.0),
+            series,
+            legend: Legend::UpperLeft,
+        }));
+    }
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    let fig = Figure::row(
+        Some("Theorem 2: RFT plateaus while the reward std is small; SFT does not"),
+        panels,
+    );
+    let stem = dir.join("theorem2_trajectories");
+    fig.save(&stem)?;
+    Ok(Some(stem.with_extension("png")))
+}
+
+/// `theorem2_rates`: fitted rates per method and reward.
+fn rates_table(fits: &Fits, dir: &Path) -> Result<PathBuf> {
+    let mut table = Table::new(
+        "Theorem 2 on a linear model over orthonormal inputs, gradient flow: fitted exponent of the time to fit \
+         against the initial reward std (theory for RFT: −2), and slope of the time to fit against ln(1/std) \
+         (theory for SFT: logarithmic growth, R² near 1).",
+        &[
+            "method",
+            "reward",
+            "inputs fitted",
+            "exponent (log t vs log std)",
+            "R² (power law)",
+            "slope (t vs ln 1/std)",
+            "R² (log law)",
+        ],
+    );
+    for g in &fits.0 {
+        let (m, r, std, time, total) = (g.method, g.reward, &g.std, &g.time, g.total);
+        let pl = fit_power_law(std, time);
+        let log_inv: Vec<f64> = std.iter().map(|s| (1.0 / s).ln()).collect();
+        let lin = fit_line(&log_inv, time);
+        table.push(vec![
+            m.name().to_uppercase(),
+            r.name().to_string(),
+            format!("{}/{}", time.len(), total),
+            pl.map_or("n/a".into(), |f| format!("{:.3}", f.slope)),
+            pl.map_or("n/a".into(), |f| format!("{:.4}", f.r2)),
+            lin.map_or("n/a".into(), |f| format_sig(f.slope, 4)),
+            lin.map_or("n/a".into(), |f| format!("{:.4}", f.r2)),
+        ]);
+    }
+    let stem = dir.join("theorem2_rates");
+    table.save(&stem)?;
+    Ok(stem.with_extension("md"))
 }
