@@ -24,6 +24,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// What a training returns to the cache: the model, its named tables, its wall time in seconds.
+pub type Trained<M> = (M, Vec<(String, DataFrame)>, f64);
+
 /// One namespace of a store's cache.
 #[derive(Debug, Clone)]
 pub struct WeightsCache {
@@ -78,7 +81,7 @@ impl WeightsCache {
         description: &serde_json::Value,
         fresh: impl FnOnce() -> M,
         device: &B::Device,
-        train: impl FnOnce() -> Result<(M, Vec<(String, DataFrame)>, f64)>,
+        train: impl FnOnce() -> Result<Trained<M>>,
     ) -> Result<(Entry<M>, bool)>
     where
         B: AutodiffBackend,
@@ -189,4 +192,67 @@ fn key_lock(dir: &Path) -> Arc<Mutex<()>> {
         .entry(dir.to_path_buf())
         .or_default()
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::Rows;
+    use model::{CpuBackend, Mlp, MlpConfig};
+
+    type B = CpuBackend;
+
+    crate::rows! {
+        /// What the "training" recorded.
+        pub struct LossRow { pub epoch: usize, pub loss: f64 }
+    }
+
+    fn weights(m: &Mlp<B>) -> Vec<f32> {
+        m.layers[0].weight.val().into_data().iter::<f32>().collect()
+    }
+
+    #[test]
+    fn an_entry_is_trained_once_then_loaded_with_its_tables_and_a_damaged_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = WeightsCache::new(dir.path(), "test");
+        let device = Default::default();
+        let description = serde_json::json!({"seed": 3, "epochs": 2});
+        let fresh = || MlpConfig::mnist().init::<B>(0, &device);
+        let rows = vec![LossRow {
+            epoch: 1,
+            loss: 0.1 + 0.2,
+        }];
+        let mut trained = 0;
+        let mut train = || {
+            trained += 1;
+            let model = MlpConfig::mnist().init::<B>(7, &device);
+            Ok((
+                model,
+                vec![("loss".to_string(), LossRow::to_frame(&rows)?)],
+                1.5,
+            ))
+        };
+        let (first, cached) = cache
+            .get_or_train::<B, _>(&description, fresh, &device, &mut train)
+            .unwrap();
+        assert!(!cached);
+        let (second, cached) = cache
+            .get_or_train::<B, _>(&description, fresh, &device, &mut train)
+            .unwrap();
+        assert!(cached);
+        assert_eq!(trained, 1);
+        assert_eq!(weights(&first.model), weights(&second.model));
+        assert_ne!(weights(&second.model), weights(&fresh()));
+        assert_eq!(LossRow::from_frame(&second.tables["loss"]).unwrap(), rows);
+        assert_eq!(second.record.seconds, 1.5);
+
+        let key = WeightsCache::key(&description);
+        std::fs::write(cache.entry_dir(&key).join("weights.mpk"), b"not weights").unwrap();
+        let err = cache
+            .load::<B, Mlp<B>>(&key, fresh(), &device)
+            .err()
+            .expect("damaged weights are an error")
+            .to_string();
+        assert!(err.contains("damaged") && err.contains("delete"), "{err}");
+    }
 }

@@ -180,6 +180,15 @@ macro_rules! rows {
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name { $( $(#[$fmeta])* pub $field: $ty, )* }
 
+        $crate::impl_rows!($name { $( $field: $ty ),* });
+    };
+}
+
+/// Implements [`Rows`] for an existing struct whose fields are all [`Cell`]s, naming them as
+/// `impl_rows!(GroupMetrics { epoch: usize, group: Group, ... })` (every field, in column order).
+#[macro_export]
+macro_rules! impl_rows {
+    ($name:ty { $( $field:ident : $ty:ty ),* $(,)? }) => {
         impl $crate::rows::Rows for $name {
             fn to_frame(rows: &[Self]) -> anyhow::Result<polars::prelude::DataFrame> {
                 let columns = vec![$(
@@ -200,7 +209,7 @@ macro_rules! rows {
                     .with_context(|| format!("reading {} rows", stringify!($name)))?;
                 )*
                 Ok((0..df.height())
-                    .map(|i| $name { $( $field: $field[i].clone(), )* })
+                    .map(|i| Self { $( $field: $field[i].clone(), )* })
                     .collect())
             }
         }

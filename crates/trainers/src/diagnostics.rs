@@ -1,6 +1,9 @@
 //! The paper's key quantity, per input: the reward standard deviation under the model, exact when
-//! the output space can be enumerated and estimated from `k` samples otherwise; plus the fraction
-//! of inputs whose std is below a threshold and the gradient norm of a group of inputs.
+//! the output space can be enumerated and estimated from `k` samples otherwise ([`RewardStats`],
+//! [`sampled_reward_stats`]); and the fraction of inputs whose std is below a threshold
+//! ([`fraction_below`]). The gradient norm of a group of inputs is
+//! [`crate::exact::group_gradient_norm`] (language models) and the per-group metrics of
+//! [`crate::classify`] (classifiers).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +15,7 @@ pub struct RewardStats {
 }
 
 impl RewardStats {
-    /// Exact: `mean = sum_y p r`, `std = sqrt(sum_y p r^2 - mean^2)` (clamped at 0).
+    /// Exact: `mean = sum_y p r / Z`, `std = sqrt(sum_y p (r - mean)^2 / Z)` with `Z = sum_y p`.
     pub fn exact(probs: &[f32], rewards: &[f64]) -> Self {
         let z: f64 = probs.iter().map(|&p| p as f64).sum();
         let mean = probs

@@ -176,83 +176,22 @@ crate::rows! {
     }
 }
 
-crate::rows! {
-    /// A pretraining history row, as the weights cache stores it.
-    pub struct MetricsRow {
-        pub epoch: usize,
-        pub group: Group,
-        pub inputs: usize,
-        pub train_accuracy: f64,
-        pub reward: f64,
-        pub reward_std: f64,
-        pub p_label: f64,
-        pub objective: f64,
-        pub grad_norm: f64,
-    }
-}
-
-impl MetricsRow {
-    pub fn of(metrics: &[GroupMetrics]) -> Vec<MetricsRow> {
-        metrics
-            .iter()
-            .map(|m| MetricsRow {
-                epoch: m.epoch,
-                group: m.group,
-                inputs: m.inputs,
-                train_accuracy: m.train_accuracy,
-                reward: m.reward,
-                reward_std: m.reward_std,
-                p_label: m.p_label,
-                objective: m.objective,
-                grad_norm: m.grad_norm,
-            })
-            .collect()
-    }
-}
-
-impl From<MetricsRow> for GroupMetrics {
-    fn from(m: MetricsRow) -> Self {
-        GroupMetrics {
-            epoch: m.epoch,
-            group: m.group,
-            inputs: m.inputs,
-            train_accuracy: m.train_accuracy,
-            reward: m.reward,
-            reward_std: m.reward_std,
-            p_label: m.p_label,
-            objective: m.objective,
-            grad_norm: m.grad_norm,
-        }
-    }
-}
-
-crate::rows! {
-    /// A pretraining test-accuracy row, as the weights cache stores it.
-    pub struct TestMetricsRow {
-        pub epoch: usize,
-        pub accuracy: f64,
-    }
-}
-
-impl TestMetricsRow {
-    pub fn of(test: &[TestMetrics]) -> Vec<TestMetricsRow> {
-        test.iter()
-            .map(|t| TestMetricsRow {
-                epoch: t.epoch,
-                accuracy: t.accuracy,
-            })
-            .collect()
-    }
-}
-
-impl From<TestMetricsRow> for TestMetrics {
-    fn from(t: TestMetricsRow) -> Self {
-        TestMetrics {
-            epoch: t.epoch,
-            accuracy: t.accuracy,
-        }
-    }
-}
+// The weights cache stores a pretraining history as these tables.
+crate::impl_rows!(GroupMetrics {
+    epoch: usize,
+    group: Group,
+    inputs: usize,
+    train_accuracy: f64,
+    reward: f64,
+    reward_std: f64,
+    p_label: f64,
+    objective: f64,
+    grad_norm: f64,
+});
+crate::impl_rows!(TestMetrics {
+    epoch: usize,
+    accuracy: f64,
+});
 
 /// Everything one run produces.
 #[derive(Debug, Clone)]

@@ -1,12 +1,10 @@
 //! One run of a controlled experiment: pretrain on soft labels (or load the cached pretrained
 //! model), finetune on the modified labels, and tabulate.
 
-use super::rows::{
-    CurveRow, MetricsRow, Outcome, Phase, RunIds, SummaryRow, TestMetricsRow, TestRow, TimingRow,
-};
+use super::rows::{CurveRow, Outcome, Phase, RunIds, SummaryRow, TestRow, TimingRow};
 use super::{ControlledConfig, Labels, Setting};
 use crate::RunEnv;
-use crate::cache::WeightsCache;
+use crate::cache::{Trained, WeightsCache};
 use crate::rows::Rows;
 use anyhow::{Context, Result, anyhow};
 use burn::module::AutodiffModule;
@@ -16,7 +14,8 @@ use indicatif::ProgressBar;
 use seeds::Stream;
 use std::time::Instant;
 use trainers::classify::{
-    EpochReport, FitConfig, Group, GroupMetrics, History, Objective, TestSet, TrainSet, fit,
+    EpochReport, FitConfig, Group, GroupMetrics, History, Objective, TestMetrics, TestSet,
+    TrainSet, fit,
 };
 use trainers::optim::OptimizerKind;
 
@@ -156,7 +155,7 @@ fn pretrain<B: AutodiffBackend, M: AutodiffModule<B>>(
         "extra": p.extra,
     });
     let cache = WeightsCache::new(&env.cache_dir, "pretrained_classifiers");
-    let train = || -> Result<(M, Vec<(String, polars::prelude::DataFrame)>, f64)> {
+    let train = || -> Result<Trained<M>> {
         let start = Instant::now();
         let labels = p.labels;
         let data = TrainSet::pretrain(
@@ -193,12 +192,9 @@ fn pretrain<B: AutodiffBackend, M: AutodiffModule<B>>(
         let tables = vec![
             (
                 "metrics".to_string(),
-                MetricsRow::to_frame(&MetricsRow::of(&history.train))?,
+                GroupMetrics::to_frame(&history.train)?,
             ),
-            (
-                "test".to_string(),
-                TestMetricsRow::to_frame(&TestMetricsRow::of(&history.test))?,
-            ),
+            ("test".to_string(), TestMetrics::to_frame(&history.test)?),
         ];
         Ok((m, tables, start.elapsed().as_secs_f64()))
     };
@@ -220,14 +216,8 @@ fn pretrain<B: AutodiffBackend, M: AutodiffModule<B>>(
         })
     };
     let history = History {
-        train: MetricsRow::from_frame(table("metrics")?)?
-            .into_iter()
-            .map(GroupMetrics::from)
-            .collect(),
-        test: TestMetricsRow::from_frame(table("test")?)?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        train: GroupMetrics::from_frame(table("metrics")?)?,
+        test: TestMetrics::from_frame(table("test")?)?,
     };
     Ok(Pretrained {
         model: entry.model,

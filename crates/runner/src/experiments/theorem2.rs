@@ -158,38 +158,24 @@ struct Fits(Vec<FitGroup>);
 
 impl Fits {
     fn of(rows: &[FitRow]) -> Fits {
-        let mut fits: BTreeMap<(&str, &str), (Vec<f64>, Vec<f64>, usize)> = BTreeMap::new();
+        let mut fits: BTreeMap<(&str, &str), FitGroup> = BTreeMap::new();
         for r in rows {
-            let e = fits.entry((r.method.name(), r.reward.name())).or_default();
-            e.2 += 1;
+            let g = fits
+                .entry((r.method.name(), r.reward.name()))
+                .or_insert_with(|| FitGroup {
+                    method: r.method,
+                    reward: r.reward,
+                    std: Vec::new(),
+                    time: Vec::new(),
+                    total: 0,
+                });
+            g.total += 1;
             if let Some(t) = r.time_to_fit.filter(|t| t.is_finite()) {
-                e.0.push(r.init_reward_std);
-                e.1.push(t);
+                g.std.push(r.init_reward_std);
+                g.time.push(t);
             }
         }
-        let parse = |m: &str, r: &str| {
-            let method = if m == "rft" { Method::Rft } else { Method::Sft };
-            let reward = if r == "zero_one" {
-                RewardKind::ZeroOne
-            } else {
-                RewardKind::PlusMinusOne
-            };
-            (method, reward)
-        };
-        Fits(
-            fits.into_iter()
-                .map(|((m, r), (std, time, total))| {
-                    let (method, reward) = parse(m, r);
-                    FitGroup {
-                        method,
-                        reward,
-                        std,
-                        time,
-                        total,
-                    }
-                })
-                .collect(),
-        )
+        Fits(fits.into_values().collect())
     }
 }
 
