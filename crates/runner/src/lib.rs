@@ -4,11 +4,15 @@
 //! - [`experiments`]: the registry of experiment kinds (each one a typed config that runs a seed
 //!   and reports a sweep); the science itself lives in the library crates (`theory`, ...);
 //! - [`store`]: one directory per run, atomic writes, resume, gathering into Parquet/CSV, merging shards;
-//! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting.
+//! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting;
+//! - [`datasets`]: `runner data fetch|status|check` over the `data` crate's registry;
+//! - [`slurm`]: sbatch job arrays of sharded sweeps with a dependent merge-and-report job.
 
 pub mod config;
+pub mod datasets;
 pub mod experiments;
 pub mod lm;
+pub mod slurm;
 pub mod store;
 pub mod sweep;
 
