@@ -387,21 +387,9 @@ fn classify(url: &str, e: ureq::Error) -> FetchError {
         ureq::Error::HostNotFound => offline("host not found".into()),
         ureq::Error::ConnectionFailed => offline("connection failed".into()),
         ureq::Error::Timeout(t) => offline(format!("timed out ({t})")),
-        ureq::Error::Io(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::TimedOut
-            | io::ErrorKind::HostUnreachable
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::NetworkDown => offline(io.to_string()),
-            _ => FetchError::Other {
-                url: url.to_string(),
-                message: io.to_string(),
-            },
-        },
+        // An I/O error before any response is a connection-level failure: DNS lookup (whose
+        // error has no specific kind), refused, reset or unreachable.
+        ureq::Error::Io(io) => offline(io.to_string()),
         other => FetchError::Other {
             url: url.to_string(),
             message: other.to_string(),
