@@ -11,6 +11,9 @@ use fetch::{ArchiveKind, Expect, FetchError, Fetcher, Member};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// A check run on an extracted file before it is renamed into place.
+type FileCheck = Box<dyn Fn(&Path) -> Result<(), String>>;
+
 /// Where to put the data and where to get it from.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -275,12 +278,11 @@ fn fetch_upstream(ds: &Dataset, fetcher: &Fetcher, data_dir: &Path) -> Result<()
                     Unpack::TarGz(_) => ArchiveKind::TarGz,
                     _ => ArchiveKind::Zip,
                 };
-                let checks: Vec<Box<dyn Fn(&Path) -> Result<(), String>>> = members
+                let checks: Vec<FileCheck> = members
                     .iter()
                     .map(|(_, rel)| {
                         let check = registry::file_spec(rel).map_or(Check::Unverified, |s| s.check);
-                        Box::new(move |p: &Path| check_file(p, check))
-                            as Box<dyn Fn(&Path) -> Result<(), String>>
+                        Box::new(move |p: &Path| check_file(p, check)) as FileCheck
                     })
                     .collect();
                 let list: Vec<Member<'_>> = members
