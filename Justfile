@@ -7,11 +7,21 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Regenerate every committed figure and table under results/ (default profile).
+# Regenerate every committed figure and table under results/ (default profile). Fetches the
+# datasets first; a sweep whose data cannot be fetched (no network) is skipped with one line, and
+# runs/reproduce-all.md says what ran and what was skipped.
 reproduce-all jobs="2":
-    cargo run -p runner -- sweep theory.yaml --jobs {{jobs}}
-    cargo run -p runner -- sweep synthetic.yaml --jobs {{jobs}}
-    cargo run -p runner -- sweep controlled.yaml --jobs {{jobs}}
+    bash scripts/reproduce-all.sh {{jobs}}
+
+# Download and verify every dataset the experiments read (see `runner data status`).
+fetch-data *targets="":
+    cargo run -q -p runner -- data fetch {{targets}}
+
+# Run a smoke sweep as a 4-task job array on a real single-node Slurm started on localhost
+# (installs Debian's slurm-wlm and munge if missing; needs root or sudo) and check that the merged
+# results equal a local run's bit for bit.
+test-slurm:
+    bash scripts/test-slurm.sh
 
 # Run the whole test suite: every crate on the CPU backend, then the GPU backends: `wgpu` and
 # `cuda` must compile (no GPU needed), and the wgpu parity tests run on a software Vulkan

@@ -1,7 +1,9 @@
-//! sha256 of every file the loaders read, as listed in the data folder's `MANIFEST.md`.
+//! Checks of the files the loaders read, as the dataset registry ([`crate::registry`]) lists them.
 
+use crate::registry::{self, Check};
 use crate::{DataError, Result};
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::Path;
 
 /// Whether to check the files read against [`MANIFEST`].
@@ -24,51 +26,6 @@ impl Verify {
     }
 }
 
-/// `(path relative to the data directory, sha256)` as `MANIFEST.md` lists them.
-pub const MANIFEST: &[(&str, &str)] = &[
-    (
-        "mnist/train-images-idx3-ubyte.gz",
-        "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
-    ),
-    (
-        "mnist/train-labels-idx1-ubyte.gz",
-        "ec02e7948609e5754d47881c09b8afdd8dfa60600b9e5388c8c54a67069ec772",
-    ),
-    (
-        "mnist/t10k-images-idx3-ubyte.gz",
-        "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
-    ),
-    (
-        "mnist/t10k-labels-idx1-ubyte.gz",
-        "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
-    ),
-    (
-        "cifar10/data_batch_1_first4000.bin",
-        "0993cf8b8e43bc207603aef9787006995746513f5e3fa5a52e06d1b069926330",
-    ),
-    (
-        "cifar10/test_batch_first1000.bin",
-        "8314c96d7cd65618193bab23acdd5d4c4af15bf6dd00a1781d55beedf3be1ef5",
-    ),
-    (
-        "glue-stsb/train.tsv",
-        "41c4d978b6162abdcada7e49a982211954cca5459c228db478af333124b257a2",
-    ),
-    (
-        "glue-stsb/dev.tsv",
-        "fe7dc0632a5033562f3cadff991f6e8d9b9b6311861660e78c3c82eb7db67f59",
-    ),
-    (
-        "bert-vocab/vocab.txt",
-        "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-    ),
-];
-
-/// The manifest's sha256 of a file (path relative to the data directory).
-pub fn expected(rel: &str) -> Option<&'static str> {
-    MANIFEST.iter().find(|(p, _)| *p == rel).map(|(_, h)| *h)
-}
-
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -77,25 +34,86 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Check `bytes` (read from `path`, `rel` relative to the data directory) against the manifest.
+/// Check `bytes` (read from `path`, `rel` relative to the data directory) against the dataset
+/// registry ([`crate::registry`]: MANIFEST.md's sha256 for the shared copies, the content of the
+/// canonical files where they differ, e.g. MNIST decompressed, CIFAR-10's first records).
 pub fn verify(path: &Path, rel: &str, bytes: &[u8], verify: Verify) -> Result<()> {
     if verify == Verify::Off {
         return Ok(());
     }
-    let Some(expected) = expected(rel) else {
+    let Some(spec) = registry::file_spec(rel) else {
         return Err(DataError::Invalid(format!(
-            "no manifest checksum for {rel}; the loader can only verify the files of MANIFEST.md"
+            "no registered checksum for {rel}; the loader can only verify the files of the dataset registry \
+             (crates/data/src/registry.rs), or turn checksum verification off to use your own files"
         )));
     };
-    let found = sha256_hex(bytes);
-    if found != expected {
-        return Err(DataError::Checksum {
-            path: path.to_path_buf(),
-            found,
-            expected: expected.to_string(),
-        });
+    check_bytes(spec.check, bytes).map_err(|(found, expected)| DataError::Checksum {
+        path: path.to_path_buf(),
+        found,
+        expected,
+    })
+}
+
+/// Apply a registry check to a file's bytes; on failure `(found, expected)`, each with what was hashed.
+pub fn check_bytes(check: Check, bytes: &[u8]) -> std::result::Result<(), (String, String)> {
+    match check {
+        Check::Unverified => Ok(()),
+        Check::Sha256(expected) => {
+            let found = sha256_hex(bytes);
+            if found == expected {
+                Ok(())
+            } else {
+                Err((found, expected.to_string()))
+            }
+        }
+        Check::GunzipSha256(expected) => {
+            let mut out = Vec::new();
+            let found = match flate2::read::GzDecoder::new(bytes).read_to_end(&mut out) {
+                Ok(_) => sha256_hex(&out),
+                Err(e) => format!("(not a valid gzip file: {e})"),
+            };
+            if found == expected {
+                Ok(())
+            } else {
+                Err((
+                    format!("{found} (decompressed)"),
+                    format!("{expected} (decompressed)"),
+                ))
+            }
+        }
+        Check::PrefixSha256 { len, sha256 } => {
+            let found = if (bytes.len() as u64) < len {
+                format!("(only {} bytes, fewer than the {len} checked)", bytes.len())
+            } else {
+                sha256_hex(&bytes[..len as usize])
+            };
+            if found == sha256 {
+                Ok(())
+            } else {
+                Err((
+                    format!("{found} (first {len} bytes)"),
+                    format!("{sha256} (first {len} bytes)"),
+                ))
+            }
+        }
     }
-    Ok(())
+}
+
+/// Apply a registry check to a file on disk; `Err` is a one-line reason.
+pub fn check_file(path: &Path, check: Check) -> std::result::Result<(), String> {
+    let bytes = match check {
+        Check::Unverified => return Ok(()),
+        Check::PrefixSha256 { len, .. } => {
+            let mut buf = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(len).read_to_end(&mut buf))
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            buf
+        }
+        _ => std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    };
+    check_bytes(check, &bytes)
+        .map_err(|(found, expected)| format!("sha256 {found}, expected {expected}"))
 }
 
 /// Check a file on disk (e.g. a vocabulary another crate reads) and return its path.
@@ -122,11 +140,32 @@ mod tests {
     }
 
     #[test]
-    fn manifest_entries_are_hex_digests() {
-        for (p, h) in MANIFEST {
-            assert_eq!(h.len(), 64, "{p}");
-            assert!(h.chars().all(|c| c.is_ascii_hexdigit()), "{p}");
-        }
+    fn a_recompressed_gzip_passes_when_its_content_is_the_registered_one() {
+        let content = b"idx bytes";
+        let gz = |level| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            std::io::Write::write_all(&mut e, content).unwrap();
+            e.finish().unwrap()
+        };
+        let (fast, best) = (gz(1), gz(9));
+        let check = Check::GunzipSha256(Box::leak(sha256_hex(content).into_boxed_str()));
+        assert!(check_bytes(check, &fast).is_ok());
+        assert!(check_bytes(check, &best).is_ok());
+        let (found, _) = check_bytes(check, b"not gzip").unwrap_err();
+        assert!(found.contains("not a valid gzip"), "{found}");
+    }
+
+    #[test]
+    fn a_longer_canonical_file_passes_by_its_prefix() {
+        let check = Check::PrefixSha256 {
+            len: 3,
+            sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        };
+        assert!(check_bytes(check, b"abc").is_ok());
+        assert!(check_bytes(check, b"abcdef").is_ok());
+        assert!(check_bytes(check, b"abd").is_err());
+        let (found, _) = check_bytes(check, b"ab").unwrap_err();
+        assert!(found.contains("only 2 bytes"), "{found}");
     }
 
     #[test]
@@ -140,8 +179,8 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("/d/mnist/t10k-labels-idx1-ubyte.gz"), "{err}");
-        assert!(err.contains("fc607395669ec21321ea"), "{err}");
-        assert!(err.contains(&sha256_hex(b"not mnist")), "{err}");
+        assert!(err.contains("ff7bcfd416de33731a30"), "{err}");
+        assert!(err.contains("not a valid gzip"), "{err}");
         assert!(verify(Path::new("x"), "x", b"", Verify::Off).is_ok());
     }
 }

@@ -12,6 +12,13 @@ pub const RECORD: usize = 1 + 3 * 32 * 32;
 
 pub const TRAIN_FILE: &str = "cifar10/data_batch_1_first4000.bin";
 pub const TEST_FILE: &str = "cifar10/test_batch_first1000.bin";
+/// The canonical batches (Krizhevsky's `cifar-10-binary.tar.gz`, extracted by `runner data fetch`).
+pub const CANONICAL_TRAIN_FILE: &str = "cifar10/data_batch_1.bin";
+pub const CANONICAL_TEST_FILE: &str = "cifar10/test_batch.bin";
+/// Records used from each split: the subset of the shared copy, also the prefix read from the
+/// canonical batches, so both give the same data.
+pub const TRAIN_RECORDS: usize = 4000;
+pub const TEST_RECORDS: usize = 1000;
 
 /// Which file to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +36,30 @@ pub fn file(split: Split) -> &'static str {
     }
 }
 
-/// Load one split, images `[n, 3, 32, 32]` normalised.
+/// The canonical batch a split's records are the first of.
+pub fn canonical_file(split: Split) -> &'static str {
+    match split {
+        Split::Train => CANONICAL_TRAIN_FILE,
+        Split::Test => CANONICAL_TEST_FILE,
+    }
+}
+
+/// Load one split, images `[n, 3, 32, 32]` normalised: the subset file if present, else the first
+/// 4,000 (train) / 1,000 (test) records of the canonical batch.
 pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<ImageSet> {
-    let rel = file(split);
-    let bytes = read_checked(data_dir, rel, "CIFAR-10 binary records", verify)?;
-    parse(&data_dir.join(rel), &bytes)
+    let (subset, canonical) = (file(split), canonical_file(split));
+    let what = "CIFAR-10 binary records";
+    if !data_dir.join(subset).exists() && data_dir.join(canonical).exists() {
+        let mut bytes = read_checked(data_dir, canonical, what, verify)?;
+        let keep = match split {
+            Split::Train => TRAIN_RECORDS,
+            Split::Test => TEST_RECORDS,
+        } * RECORD;
+        bytes.truncate(keep);
+        return parse(&data_dir.join(canonical), &bytes);
+    }
+    let bytes = read_checked(data_dir, subset, what, verify)?;
+    parse(&data_dir.join(subset), &bytes)
 }
 
 /// Parse binary records (`path` names the file in errors).

@@ -8,14 +8,19 @@
 //! * [`protocol`]: stratified subsampling and ml-rlgrad's label protocol (label sets per class,
 //!   soft pretraining targets, which train inputs get a modified label and which label).
 //!
-//! Every file read is checked against the sha256 of `MANIFEST.md` ([`checksum`]) unless the
+//! Every file read is checked against the dataset registry ([`registry`]: the sha256 of the shared
+//! folder's `MANIFEST.md`, or the content of the canonical files where they differ) unless the
 //! caller asks for [`Verify::Off`] (own files, test fixtures). A missing or wrong file is a
-//! [`DataError`] that names the path, what was expected there and how to set the data directory.
+//! [`DataError`] that names the path, what was expected there and how to get it.
+//! [`acquire`] downloads what an experiment needs (`runner data fetch`) and reports what is
+//! present (`runner data status`).
 
+pub mod acquire;
 pub mod checksum;
 pub mod cifar10;
 pub mod mnist;
 pub mod protocol;
+pub mod registry;
 pub mod stsb;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +29,9 @@ pub use checksum::Verify;
 pub use protocol::{LabelSets, Modification, modify_labels, stratified_subsample};
 
 /// Where to point the data directory, appended to every "not found" error.
-pub const DATA_DIR_HINT: &str = "set the data directory with `--data-dir DIR` or the environment variable \
-     `RFT_DATA_DIR=DIR` (default `data/`; in this project the datasets live in ../shared/data, see its MANIFEST.md)";
+pub const DATA_DIR_HINT: &str = "download it with `runner data fetch` (into the data directory), or point \
+     `--data-dir DIR` or the environment variable `RFT_DATA_DIR=DIR` at a copy (default `data/`; \
+     `runner data status` lists what is where)";
 
 /// Why a dataset could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +45,10 @@ pub enum DataError {
         source: std::io::Error,
     },
     #[error(
-        "{path} has sha256 {found}, but MANIFEST.md lists {expected}: the file is corrupt or not the \
-         dataset this loader expects; copy it again from the data source ({DATA_DIR_HINT}), or turn \
-         checksum verification off to use your own files",
+        "{path} has sha256 {found}, but the dataset registry (MANIFEST.md's hashes, or the canonical \
+         file's) expects {expected}: the file is corrupt or not the dataset this loader expects; \
+         `runner data status` names the fix (`runner data fetch` replaces it), or turn checksum \
+         verification off to use your own files",
         path = path.display()
     )]
     Checksum {

@@ -6,12 +6,16 @@
 //!   and reports a sweep); the science itself lives in the library crates (`theory`, ...);
 //! - [`run`]: a run bound to its code, and what it may use while it runs;
 //! - [`store`]: one directory per run, atomic writes, resume, gathering into Parquet/CSV, merging shards;
-//! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting.
+//! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting;
+//! - [`datasets`]: `runner data fetch|status|check` over the `data` crate's registry;
+//! - [`slurm`]: sbatch job arrays of sharded sweeps with a dependent merge-and-report job.
 
 pub mod config;
+pub mod datasets;
 pub mod experiments;
 pub mod lm;
 pub mod run;
+pub mod slurm;
 pub mod store;
 pub mod sweep;
 pub mod sweepfile;

@@ -122,6 +122,37 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
     },
+    /// Datasets: download and verify them, or say what is present.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Write (and with --submit, submit) a Slurm job array running a sweep in N shards, plus a
+    /// job that merges the shards and reports once every task succeeded.
+    Slurm {
+        /// A sweep file, or the name of one in experiments/.
+        file: PathBuf,
+        /// Number of array tasks; task i runs `runner sweep FILE --shard i/N`.
+        #[arg(long)]
+        array: usize,
+        /// Slurm partition for both jobs.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Extra sbatch option for both jobs, one per flag (e.g. --sbatch-arg=--time=02:00:00).
+        #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+        sbatch_args: Vec<String>,
+        /// Submit with sbatch (otherwise only write the scripts).
+        #[arg(long)]
+        submit: bool,
+        #[command(flatten)]
+        common: Common,
+        /// Runs at once inside each task (and its --cpus-per-task).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Where the scripts and job logs go (default <out>/slurm).
+        #[arg(long)]
+        script_dir: Option<PathBuf>,
+    },
     /// Copy the finished runs of shard outputs into one run store.
     Merge {
         /// The run store to merge into.
@@ -130,6 +161,45 @@ enum Command {
         /// Run stores of the shards (their --out directories).
         #[arg(required = true)]
         sources: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Experiments (controlled), sweep files (controlled.yaml) or dataset ids (mnist); all when none.
+    targets: Vec<String>,
+    /// Directory holding the datasets.
+    #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download, verify (sha256) and extract what the targets need into the data directory;
+    /// transfers resume where they stopped.
+    Fetch {
+        #[command(flatten)]
+        args: DataArgs,
+        /// Request upstream https://HOST/PATH as BASE/HOST/PATH (a mirror of the upstream files).
+        #[arg(long, env = "RFT_DATA_BASE_URL")]
+        base_url: Option<String>,
+        /// A served copy of a data directory: every file is requested as MIRROR/<path> and checked.
+        #[arg(long, env = "RFT_DATA_MIRROR")]
+        mirror: Option<String>,
+        /// Print the report and succeed even if some datasets could not be fetched.
+        #[arg(long)]
+        keep_going: bool,
+    },
+    /// Per experiment, which datasets are present, missing or corrupt, and the command that fixes it.
+    Status {
+        #[command(flatten)]
+        args: DataArgs,
+    },
+    /// Exit 0 if the targets' datasets are all present; else print one line saying what is missing
+    /// and how to fix it, and exit 1.
+    Check {
+        #[command(flatten)]
+        args: DataArgs,
     },
 }
 
@@ -287,6 +357,74 @@ fn run(cli: Cli) -> Result<()> {
                 let name = input.display().to_string();
                 let reader = std::io::BufReader::new(file);
                 runner::lm::logprobs_jsonl(&checkpoint, reader, &name, stdout, device, batch_size)?;
+            }
+        }
+        Command::Data { command } => match command {
+            DataCommand::Fetch {
+                args,
+                base_url,
+                mirror,
+                keep_going,
+            } => {
+                let opts = data::acquire::Options {
+                    data_dir: args.data_dir,
+                    base_url,
+                    mirror,
+                    progress: true,
+                };
+                runner::datasets::fetch(&args.targets, &opts, keep_going)?;
+            }
+            DataCommand::Status { args } => {
+                print!(
+                    "{}",
+                    runner::datasets::status(&args.targets, &args.data_dir)?
+                );
+            }
+            DataCommand::Check { args } => {
+                if let Err(line) = runner::datasets::check(&args.targets, &args.data_dir)? {
+                    println!("{line}");
+                    std::process::exit(1);
+                }
+            }
+        },
+        Command::Slurm {
+            file,
+            array,
+            partition,
+            sbatch_args,
+            submit,
+            common,
+            jobs,
+            script_dir,
+        } => {
+            use runner::datasets::absolute;
+            let out = absolute(&common.out)?;
+            let opts = runner::slurm::SlurmOptions {
+                file,
+                profile: common.profile,
+                array,
+                partition,
+                sbatch_args,
+                jobs,
+                script_dir: absolute(&script_dir.unwrap_or_else(|| out.join("slurm")))?,
+                results: absolute(&common.results)?,
+                data_dir: absolute(&common.data_dir)?,
+                out,
+                runner: std::env::current_exe().context("cannot locate the runner binary")?,
+                workdir: std::env::current_dir()?,
+            };
+            let done = runner::slurm::write_and_submit(&opts, submit)?;
+            println!("wrote {}", done.array_script.display());
+            println!("wrote {}", done.merge_script.display());
+            match (done.array_job, done.merge_job) {
+                (Some(a), Some(m)) => {
+                    println!("submitted array job {a} and merge job {m} (afterok:{a})")
+                }
+                _ => println!(
+                    "submit with: j=$(sbatch --parsable {}) && sbatch --dependency=afterok:$j {}",
+                    done.array_script.display(),
+                    done.merge_script.display()
+                ),
             }
         }
         Command::Merge { into, sources } => {

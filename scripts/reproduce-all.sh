@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `just reproduce-all`: fetch the data the sweeps need, run every sweep whose data is present,
+# skip (with one line each) those whose data could not be fetched, and write a report of what
+# ran and what was skipped to runs/reproduce-all.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=${1:-2}
+profile=${PROFILE:-default}
+sweeps=(theory.yaml synthetic.yaml controlled.yaml)
+
+cargo build -q -p runner
+runner() { cargo run -q -p runner -- "$@"; }
+
+echo "== fetching the data of ${sweeps[*]} (into ${RFT_DATA_DIR:-data})"
+fetch_log=$(mktemp)
+runner data fetch "${sweeps[@]}" --keep-going | tee "$fetch_log"
+
+ran=()
+skipped=()
+for sweep in "${sweeps[@]}"; do
+  if why=$(runner data check "$sweep"); then
+    echo "== $sweep"
+    runner sweep "$sweep" --profile "$profile" --jobs "$jobs"
+    ran+=("$sweep")
+  else
+    echo "SKIPPED $sweep: $why"
+    skipped+=("$sweep: $why")
+  fi
+done
+
+mkdir -p runs
+report=runs/reproduce-all.md
+{
+  echo "# just reproduce-all ($(date -u +%Y-%m-%dT%H:%M:%SZ), profile $profile)"
+  echo
+  echo "Ran: ${ran[*]:-none}"
+  echo
+  if [ ${#skipped[@]} -eq 0 ]; then
+    echo "Skipped: none"
+  else
+    echo "Skipped (their results/ files were not regenerated):"
+    for s in "${skipped[@]}"; do echo "- $s"; done
+  fi
+  echo
+  echo "Data fetch:"
+  echo '```'
+  cat "$fetch_log"
+  echo '```'
+} > "$report"
+rm -f "$fetch_log"
+echo
+cat "$report"
