@@ -3,6 +3,9 @@ pub mod alloc;
 pub mod backend;
 pub mod gpt2;
 pub mod weights;
+// Checkpoints by directory or hub id; `pytorch_model.bin`; the DistilBERT sentiment classifier.
+pub mod hub;
+pub mod hub_server;
 
 pub use alloc::tune_allocator;
 pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};

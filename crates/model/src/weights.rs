@@ -51,6 +51,8 @@ pub enum ModelError {
     },
     #[error("invalid config: {0}")]
     Config(String),
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
 }
 
 /// A safetensors file read into memory.
