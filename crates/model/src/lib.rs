@@ -4,8 +4,10 @@ pub mod backend;
 pub mod gpt2;
 pub mod weights;
 // Checkpoints by directory or hub id; `pytorch_model.bin`; the DistilBERT sentiment classifier.
+pub mod checkpoint;
 pub mod hub;
 pub mod hub_server;
+pub mod torch_pickle;
 
 pub use alloc::tune_allocator;
 pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};
