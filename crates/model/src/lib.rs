@@ -5,6 +5,7 @@ pub mod gpt2;
 pub mod weights;
 // Checkpoints by directory or hub id; `pytorch_model.bin`; the DistilBERT sentiment classifier.
 pub mod checkpoint;
+pub mod distilbert;
 pub mod hub;
 pub mod hub_server;
 pub mod torch_pickle;
@@ -43,6 +44,7 @@ pub mod seeded;
 
 pub use bert::{BertConfig, BertForSequenceClassification};
 pub use bert_tokenizer::{BertTokenizer, PairEncoding};
+pub use distilbert::{DistilBertClassifier, DistilBertConfig, DistilBertForSequenceClassification};
 pub use mlp::{Mlp, MlpConfig};
 pub use resnet::{ResNet18, ResNet18Config};
 pub use seeded::SeededInit;
