@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod experiments;
+pub mod learned;
 pub mod lm;
 pub mod store;
 pub mod sweep;
