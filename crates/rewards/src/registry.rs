@@ -36,12 +36,14 @@ pub const IDS: &[&str] = &[
     "exact_match",
     "labels",
     "labels_with_custom",
-    "learned_reward",
 ];
+
+/// Ids of rewards computed by a model, which [`build_with`] builds with a [`ClassifierLoader`].
+pub const MODEL_IDS: &[&str] = &["learned_reward"];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
-    #[error("unknown reward id '{id}'; accepted ids: {}", IDS.join(", "))]
+    #[error("unknown reward id '{id}'; accepted ids: {}, {}", IDS.join(", "), MODEL_IDS.join(", "))]
     UnknownId { id: String },
     #[error("reward '{id}': unknown argument '{arg}'; accepted arguments: {}", if accepted.is_empty() { "none".to_string() } else { accepted.join(", ") })]
     UnknownArg {
@@ -456,7 +458,7 @@ mod tests {
 
     #[test]
     fn every_id_builds_with_defaults() {
-        for id in IDS.iter().filter(|id| **id != "learned_reward") {
+        for id in IDS {
             let r = build(id, &Value::Null).unwrap();
             assert_eq!(r.id(), *id);
         }
