@@ -137,7 +137,7 @@ impl DistilBertConfig {
 /// Where the parameters come from: a checkpoint (shapes checked) or HF's random initialisation.
 enum Source<'a> {
     File(&'a SafeTensorsFile),
-    Init(SeededInit, f64),
+    Init(Box<SeededInit>, f64),
 }
 
 impl Source<'_> {
@@ -229,7 +229,11 @@ impl<B: Backend> DistilBertForSequenceClassification<B> {
         device: &B::Device,
     ) -> Result<Self, ModelError> {
         let std = config.initializer_range;
-        Self::build(config, Source::Init(SeededInit::new(seed), std), device)
+        Self::build(
+            config,
+            Source::Init(Box::new(SeededInit::new(seed)), std),
+            device,
+        )
     }
 
     /// Loads `config.json` and the weights (`model.safetensors` or `pytorch_model.bin`) of a
