@@ -270,9 +270,7 @@ fn gpt2_pytorch_model_bin_with_tied_head_and_mask_buffers_matches_transformers()
 fn checkpoint_errors_name_the_directory_and_the_fix() {
     let device = Default::default();
     let err = |dir: &Path| {
-        DistilBertForSequenceClassification::<B>::load(dir, &device)
-            .err()
-            .expect("load fails")
+        DistilBertForSequenceClassification::<B>::load(dir, &device).expect_err("load fails")
     };
     // Wrong architecture.
     let msg = err(&fixtures().join("gpt2-tiny")).to_string();
