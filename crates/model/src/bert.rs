@@ -218,6 +218,17 @@ impl<B: Backend> BertLayer<B> {
     }
 }
 
+/// HF's extended attention mask: `(1 - mask) * finfo(float32).min` on the keys, `[batch, 1, 1,
+/// seq]` from a `[batch, seq]` mask (1 = token, 0 = padding). Shared with DistilBERT.
+pub fn attention_mask_bias<B: Backend>(attention_mask: Tensor<B, 2>) -> Tensor<B, 4> {
+    let [batch, seq] = attention_mask.dims();
+    attention_mask
+        .neg()
+        .add_scalar(1.0)
+        .mul_scalar(f32::MIN)
+        .reshape([batch, 1, 1, seq])
+}
+
 /// BERT encoder with the pooler and a linear classification head.
 #[derive(Module, Debug)]
 pub struct BertForSequenceClassification<B: Backend> {
@@ -238,13 +249,8 @@ impl<B: Backend> BertForSequenceClassification<B> {
         token_type_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
-        let [batch, seq] = input_ids.dims();
-        // HF's extended attention mask: (1 - mask) * finfo(float32).min on the keys.
-        let mask_bias = attention_mask
-            .neg()
-            .add_scalar(1.0)
-            .mul_scalar(f32::MIN)
-            .reshape([batch, 1, 1, seq]);
+        let batch = input_ids.dims()[0];
+        let mask_bias = attention_mask_bias(attention_mask);
         let mut h = self.embeddings.forward(input_ids, token_type_ids);
         for layer in &self.layers {
             h = layer.forward(h, mask_bias.clone());

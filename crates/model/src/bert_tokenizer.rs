@@ -86,6 +86,11 @@ impl BertTokenizer {
         })
     }
 
+    /// The underlying `tokenizers` pipeline (single texts encode as `[CLS] text [SEP]`).
+    pub fn into_inner(self) -> tokenizers::Tokenizer {
+        self.inner
+    }
+
     /// `[CLS] a [SEP] b [SEP]` with token types.
     pub fn encode_pair(&self, a: &str, b: &str) -> Result<PairEncoding, TokenizerError> {
         let enc = self

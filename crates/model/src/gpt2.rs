@@ -19,9 +19,7 @@ use burn::tensor::{Bool, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::params::ParamSource;
-use crate::weights::{
-    ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
-};
+use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, matmul_t, write_hf_config};
 
 /// `GPT2Config`, with Hugging Face's field names and defaults (those of `gpt2`, 124M).
 /// Fields this crate does not use are kept in `extra` so that a saved `config.json` keeps them.
@@ -418,11 +416,12 @@ impl<B: Backend> GPT2LMHeadModel<B> {
         Self::build(config, ParamSource::Seeded(seed), device)
     }
 
-    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    /// Loads `config.json` and `model.safetensors` (or `pytorch_model.bin`) from a Hugging Face
+    /// model directory; for a hub id, resolve it first with [`crate::hub::resolve`].
     pub fn load(dir: impl AsRef<Path>, device: &B::Device) -> Result<Self, ModelError> {
         let dir = dir.as_ref();
-        let config: GPT2Config = read_json(dir.join("config.json"))?;
-        let weights = SafeTensorsFile::open(dir.join("model.safetensors"))?;
+        let config: GPT2Config = crate::checkpoint::read_config(dir, &["gpt2"])?;
+        let weights = crate::checkpoint::open_weights(dir)?;
         Self::from_safetensors(config, &weights, device)
     }
 

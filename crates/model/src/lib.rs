@@ -4,6 +4,12 @@ pub mod backend;
 pub mod gpt2;
 pub mod params;
 pub mod weights;
+// Checkpoints by directory or hub id; `pytorch_model.bin`; the DistilBERT sentiment classifier.
+pub mod checkpoint;
+pub mod distilbert;
+pub mod hub;
+pub mod hub_server;
+pub mod torch_pickle;
 
 pub use alloc::tune_allocator;
 pub use backend::{BackendTask, CpuBackend, CpuDevice, DeviceError, DeviceKind, probe, run_on};
@@ -46,6 +52,7 @@ pub mod seeded;
 
 pub use bert::{BertConfig, BertForSequenceClassification};
 pub use bert_tokenizer::{BertTokenizer, PairEncoding};
+pub use distilbert::{DistilBertClassifier, DistilBertConfig, DistilBertForSequenceClassification};
 pub use mlp::{Mlp, MlpConfig};
 pub use resnet::{ResNet18, ResNet18Config};
 pub use seeded::SeededInit;

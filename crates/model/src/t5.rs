@@ -23,9 +23,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::params::ParamSource;
-use crate::weights::{
-    ModelError, SafeTensorsFile, TensorWriter, matmul_t, read_json, write_hf_config,
-};
+use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, matmul_t, write_hf_config};
 
 /// `T5Config`, with Hugging Face's field names and defaults (those of `t5-small`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,8 +382,8 @@ fn padding_bias<B: Backend>(mask: Tensor<B, 2, Int>) -> Tensor<B, 4> {
 impl<B: Backend> T5ForConditionalGeneration<B> {
     pub fn load(dir: impl AsRef<Path>, device: &B::Device) -> Result<Self, ModelError> {
         let dir = dir.as_ref();
-        let config: T5Config = read_json(dir.join("config.json"))?;
-        let weights = SafeTensorsFile::open(dir.join("model.safetensors"))?;
+        let config: T5Config = crate::checkpoint::read_config(dir, &["t5"])?;
+        let weights = crate::checkpoint::open_weights(dir)?;
         Self::from_safetensors(config, &weights, device)
     }
 

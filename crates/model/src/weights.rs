@@ -51,6 +51,13 @@ pub enum ModelError {
     },
     #[error("invalid config: {0}")]
     Config(String),
+    /// A checkpoint directory that cannot be opened; the message names it and the fix.
+    #[error("{0}")]
+    Checkpoint(String),
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
+    #[error(transparent)]
+    Pickle(#[from] crate::torch_pickle::PickleError),
 }
 
 /// A safetensors file read into memory.
@@ -68,6 +75,17 @@ impl SafeTensorsFile {
         })?;
         let file = SafeTensorsFile { path, bytes };
         file.parse()?; // validate the header once
+        Ok(file)
+    }
+
+    /// A safetensors image already in memory (e.g. converted from `pytorch_model.bin`); `path`
+    /// names it in errors.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self, ModelError> {
+        let file = SafeTensorsFile {
+            path: path.into(),
+            bytes,
+        };
+        file.parse()?;
         Ok(file)
     }
 

@@ -10,6 +10,7 @@
 pub mod bleu;
 pub mod chrf;
 pub mod labels;
+pub mod learned;
 pub mod meteor;
 pub mod mteval;
 pub mod ngram;
@@ -28,7 +29,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
-pub use registry::{ConfigError, build};
+pub use learned::{ClassifierLoader, LearnedReward, TextClassifier};
+pub use registry::{ConfigError, build, build_with};
 
 /// One generated text with its references (and optional prompt).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,6 +81,12 @@ pub trait Reward: Send + Sync {
     fn score_batch(&self, samples: &[Sample]) -> Vec<f64> {
         samples.par_iter().map(|s| self.score(s)).collect()
     }
+
+    /// Like [`Reward::score_batch`], for rewards that can fail (a learned reward's model): the
+    /// error instead of NaN scores.
+    fn try_score_batch(&self, samples: &[Sample]) -> Result<Vec<f64>, String> {
+        Ok(self.score_batch(samples))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +97,8 @@ pub enum RewardError {
     Io(#[from] std::io::Error),
     #[error("input line {line}: {message}")]
     Input { line: usize, message: String },
+    #[error("{0}")]
+    Scoring(String),
 }
 
 /// Output line of [`score_jsonl`].
@@ -107,6 +117,17 @@ pub fn score_jsonl(
     metric: &str,
     args_yaml: Option<&str>,
     input: impl BufRead,
+    output: impl Write,
+) -> Result<(), RewardError> {
+    score_jsonl_with(metric, args_yaml, None, input, output)
+}
+
+/// [`score_jsonl`] with a [`ClassifierLoader`] for `learned_reward`.
+pub fn score_jsonl_with(
+    metric: &str,
+    args_yaml: Option<&str>,
+    loader: Option<&dyn ClassifierLoader>,
+    input: impl BufRead,
     mut output: impl Write,
 ) -> Result<(), RewardError> {
     let args: serde_yaml::Value = match args_yaml {
@@ -118,7 +139,7 @@ pub fn score_jsonl(
         }
         _ => serde_yaml::Value::Null,
     };
-    let reward = build(metric, &args)?;
+    let reward = build_with(metric, &args, loader)?;
     let mut samples = Vec::new();
     for (ln, line) in input.lines().enumerate() {
         let line = line?;
@@ -131,7 +152,9 @@ pub fn score_jsonl(
         })?;
         samples.push(s);
     }
-    let scores = reward.score_batch(&samples);
+    let scores = reward
+        .try_score_batch(&samples)
+        .map_err(RewardError::Scoring)?;
     for (index, score) in scores.into_iter().enumerate() {
         let line = serde_json::to_string(&ScoredLine { index, score }).map_err(|e| {
             RewardError::Input {

@@ -10,11 +10,13 @@
 //! | `ter` | `normalized` (false), `no_punct` (false), `asian_support` (false), `case_sensitive` (false) | sentence TER (0-100+, lower is better) |
 //! | `f1` / `exact_match` | none | SQuAD v1.1 token F1 / EM, max over references |
 //! | `labels` | `max_reward` (1), `min_reward` (-1) | label reward |
+//! | `learned_reward` | `model_name` (required: checkpoint directory or hub id), `label_ix` (required), `include_prompt_for_eval` (true), `batch_size` (32) | RL4LMs: softmax probability of class `label_ix` of prompt + prediction; needs a [`ClassifierLoader`] ([`build_with`]) |
 //! | `labels_with_custom` | `max_reward` (1), `min_reward` (-1), `modified_label_incorrect_reward` (0.5) | label reward, custom value for wrong predictions on modified labels |
 
 use crate::bleu::{SentenceBleu, Smooth, Tokenizer};
 use crate::chrf::ChrF;
 use crate::labels::{LabelsReward, LabelsRewardWithCustom, label_correct};
+use crate::learned::{ClassifierLoader, LearnedReward};
 use crate::meteor::Meteor;
 use crate::py_rouge::PyRougeL;
 use crate::rouge_score::{RougeScorer, RougeType};
@@ -36,9 +38,12 @@ pub const IDS: &[&str] = &[
     "labels_with_custom",
 ];
 
+/// Ids of rewards computed by a model, which [`build_with`] builds with a [`ClassifierLoader`].
+pub const MODEL_IDS: &[&str] = &["learned_reward"];
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
-    #[error("unknown reward id '{id}'; accepted ids: {}", IDS.join(", "))]
+    #[error("unknown reward id '{id}'; accepted ids: {}, {}", IDS.join(", "), MODEL_IDS.join(", "))]
     UnknownId { id: String },
     #[error("reward '{id}': unknown argument '{arg}'; accepted arguments: {}", if accepted.is_empty() { "none".to_string() } else { accepted.join(", ") })]
     UnknownArg {
@@ -54,6 +59,10 @@ pub enum ConfigError {
     },
     #[error("reward '{id}': arguments must be a YAML mapping ({message})")]
     BadArgs { id: String, message: String },
+    #[error("reward '{id}': argument '{arg}' is required")]
+    MissingArg { id: String, arg: &'static str },
+    #[error("reward '{id}': {message}")]
+    Model { id: String, message: String },
 }
 
 struct Args<'a> {
@@ -155,9 +164,65 @@ fn boxed<F: Fn(&Sample) -> f64 + Send + Sync + 'static>(id: &'static str, f: F) 
     Box::new(Named { id, f })
 }
 
-/// Build a reward by id with its arguments (`Value::Null` = all defaults).
+/// Build a reward by id with its arguments (`Value::Null` = all defaults). `learned_reward`
+/// needs a classifier loader: use [`build_with`].
 pub fn build(id: &str, args: &Value) -> Result<Box<dyn Reward>, ConfigError> {
+    build_with(id, args, None)
+}
+
+/// Like [`build`], with the loader `learned_reward` gets its classifier from.
+pub fn build_with(
+    id: &str,
+    args: &Value,
+    loader: Option<&dyn ClassifierLoader>,
+) -> Result<Box<dyn Reward>, ConfigError> {
     match id {
+        "learned_reward" => {
+            let a = Args::new(
+                id,
+                args,
+                &[
+                    "model_name",
+                    "label_ix",
+                    "include_prompt_for_eval",
+                    "batch_size",
+                ],
+            )?;
+            let required = |arg: &'static str| ConfigError::MissingArg { id: id.into(), arg };
+            let model_name = a.get("model_name").ok_or_else(|| required("model_name"))?;
+            let model_name = model_name
+                .as_str()
+                .ok_or_else(|| a.bad("model_name", "must be a string"))?
+                .to_string();
+            a.get("label_ix").ok_or_else(|| required("label_ix"))?;
+            let label_ix = a.usize("label_ix", 0)?;
+            let include_prompt_for_eval = a.bool("include_prompt_for_eval", true)?;
+            let batch_size = a.usize("batch_size", 32)?.max(1);
+            let model = |message: String| ConfigError::Model {
+                id: id.into(),
+                message,
+            };
+            let loader = loader.ok_or_else(|| {
+                model(
+                    "needs a classifier model, and this caller provides none (the runner does:                      `runner score --metric learned_reward`)"
+                        .into(),
+                )
+            })?;
+            let classifier = loader.load(&model_name, batch_size).map_err(model)?;
+            let labels = classifier.num_labels();
+            if label_ix >= labels {
+                return Err(a.bad(
+                    "label_ix",
+                    &format!("is {label_ix}, but classifier `{model_name}` has {labels} classes"),
+                ));
+            }
+            Ok(Box::new(LearnedReward {
+                classifier,
+                model_name,
+                label_ix,
+                include_prompt_for_eval,
+            }))
+        }
         "rouge_l_max" => {
             let a = Args::new(
                 id,

@@ -13,6 +13,7 @@
 pub mod config;
 pub mod datasets;
 pub mod experiments;
+pub mod learned;
 pub mod lm;
 pub mod run;
 pub mod slurm;

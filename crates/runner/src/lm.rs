@@ -1,8 +1,9 @@
 //! `runner generate` and `runner logprobs`: sampling from, and scoring with, a language-model
 //! checkpoint.
 //!
-//! A checkpoint is a Hugging Face model directory: `config.json` (its `model_type` says `gpt2` or
-//! `t5`), `model.safetensors`, and tokenizer files (`tokenizer.json`; or GPT-2's `vocab.json` +
+//! A checkpoint is a Hugging Face model directory, or a hub id resolved to one in the Hugging Face
+//! cache ([`resolve_checkpoint`]): `config.json` (its `model_type` says `gpt2` or `t5`),
+//! `model.safetensors` (or `pytorch_model.bin`), and tokenizer files (`tokenizer.json`; or GPT-2's `vocab.json` +
 //! `merges.txt`; or T5's `spiece.model`). Both commands run on the device asked for
 //! (`cpu|wgpu|cuda`, see [`model::DeviceKind`]) without autodiff.
 //!
@@ -43,8 +44,22 @@ pub struct Checkpoint {
     pub vocab_size: usize,
 }
 
+/// The directory of a checkpoint spec: a hub id (`gpt2`, `lvwerra/gpt2-imdb@main`, see
+/// [`model::hub`]) becomes its snapshot in the Hugging Face cache, downloaded if missing (unless
+/// `HF_HUB_OFFLINE`); a path stays as it is.
+pub fn resolve_checkpoint(spec: &Path) -> Result<PathBuf> {
+    if let Some(s) = spec.to_str()
+        && let model::hub::CheckpointSource::Hub { .. } = model::hub::CheckpointSource::parse(s)
+    {
+        return Ok(model::hub::resolve(s)?);
+    }
+    Ok(spec.to_path_buf())
+}
+
 impl Checkpoint {
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens a checkpoint directory or hub id (see [`resolve_checkpoint`]).
+    pub fn open(spec: &Path) -> Result<Self> {
+        let dir = &resolve_checkpoint(spec)?;
         if !dir.is_dir() {
             bail!(
                 "checkpoint directory {} does not exist (it should hold config.json, \

@@ -65,7 +65,8 @@ enum Command {
     /// Score predictions with a reward: reads JSONL lines `{"prediction", "references", "prompt"?}`,
     /// prints one `{"index", "score"}` line each.
     Score {
-        /// Reward id: rouge_l_max, rouge, sacre_bleu, meteor, chrf, ter, f1, exact_match, labels, labels_with_custom.
+        /// Reward id: rouge_l_max, rouge, sacre_bleu, meteor, chrf, ter, f1, exact_match, labels,
+        /// labels_with_custom, learned_reward (args `{model_name: DIR-or-hub-id, label_ix: 1}`).
         #[arg(long)]
         metric: String,
         /// The reward's arguments as YAML, e.g. '{tokenize: intl}'.
@@ -77,7 +78,9 @@ enum Command {
     },
     /// Continue a prompt with a language-model checkpoint (GPT-2 or T5, Hugging Face layout).
     Generate {
-        /// Checkpoint directory: config.json, model.safetensors, tokenizer files.
+        /// Checkpoint directory (config.json, model.safetensors, tokenizer files) or Hugging Face
+        /// hub id (`gpt2`, `lvwerra/gpt2-imdb@main`), from the HF cache or downloaded
+        /// (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE are honoured).
         #[arg(long)]
         checkpoint: PathBuf,
         #[arg(long)]
@@ -111,6 +114,7 @@ enum Command {
     /// Per-token log-probs of given completions: reads JSONL lines `{"prompt", "completion"}`,
     /// prints one `{"line", "token_ids", "tokens", "logprobs", "sum"}` line each.
     Logprobs {
+        /// Checkpoint directory or Hugging Face hub id, as for `generate`.
         #[arg(long)]
         checkpoint: PathBuf,
         /// Input JSONL file ('-' for standard input).
@@ -289,14 +293,18 @@ fn run(cli: Cli) -> Result<()> {
             input,
         } => {
             let stdout = std::io::stdout().lock();
+            let loader: Option<&dyn rewards::ClassifierLoader> =
+                Some(&runner::learned::ModelClassifierLoader);
             if input.as_os_str() == "-" {
-                rewards::score_jsonl(&metric, args.as_deref(), std::io::stdin().lock(), stdout)?;
+                let stdin = std::io::stdin().lock();
+                rewards::score_jsonl_with(&metric, args.as_deref(), loader, stdin, stdout)?;
             } else {
                 let file = std::fs::File::open(&input)
                     .with_context(|| format!("cannot open input {}", input.display()))?;
-                rewards::score_jsonl(
+                rewards::score_jsonl_with(
                     &metric,
                     args.as_deref(),
+                    loader,
                     std::io::BufReader::new(file),
                     stdout,
                 )
