@@ -136,9 +136,9 @@ fn parse_input_line(line: &str) -> Result<Sample, String> {
     let references = match l.references {
         None => return Err(format!("missing field \"references\"; {LINE_FORMAT}")),
         Some(r) if r.is_empty() => {
-            return Err(format!(
-                "field \"references\" is an empty list; give at least one reference"
-            ));
+            return Err(
+                "field \"references\" is an empty list; give at least one reference".to_string(),
+            );
         }
         Some(r) => r,
     };

@@ -19,9 +19,12 @@ fn config(default: u32) -> Config {
     }
 }
 
+/// A reward and the range of its score.
+type Ranged = (Box<dyn Reward>, f64, f64);
+
 /// Every registry id, with the argument sets the fixtures use, and the range of its score.
-fn rewards() -> &'static [(Box<dyn Reward>, f64, f64)] {
-    static ALL: OnceLock<Vec<(Box<dyn Reward>, f64, f64)>> = OnceLock::new();
+fn rewards() -> &'static [Ranged] {
+    static ALL: OnceLock<Vec<Ranged>> = OnceLock::new();
     ALL.get_or_init(|| {
         let configs: &[(&str, &str, f64, f64)] = &[
             ("rouge_l_max", "", 0.0, 1.0),
