@@ -31,6 +31,23 @@ test:
     cargo check -p runner --features wgpu,cuda
     cargo test -p model --features wgpu --test wgpu --test wgpu_no_device
 
+# Property tests of every parser of outside input (sweep YAML, JSONL of `score`/`logprobs`,
+# config.json + safetensors, tokenizers, every reward) with `cases` generated cases per property
+# (`just test` runs 32-64); prints each target's cases and wall time. Result in README.md.
+fuzz cases="100000":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo test -p rewards -p runner -p model --test prop --no-run
+    for crate in rewards runner model; do
+        start=$(date +%s)
+        PROPTEST_CASES={{cases}} cargo test -q -p $crate --test prop -- --test-threads 2
+        echo "fuzz: $crate: {{cases}} cases per property, $(( $(date +%s) - start )) s"
+    done
+
+# Worst-case time per reward on long and degenerate generations (10,000 tokens; one thread).
+bench-degenerate:
+    cargo run --release -p rewards --example degenerate_bench
+
 # Run one sweep file, e.g. `just sweep theory.yaml smoke --jobs 2`.
 sweep file profile="default" *args="":
     cargo run -p runner -- sweep {{file}} --profile {{profile}} {{args}}

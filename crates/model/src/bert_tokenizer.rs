@@ -39,6 +39,16 @@ impl BertTokenizer {
             return Err(TokenizerError::NotFound(vocab.to_path_buf()));
         }
         let context = format!("BERT vocabulary {}", vocab.display());
+        // Found by the property tests: below 3 (`[CLS] a [SEP] b [SEP]`), tokenizers' truncation
+        // underflows and panics.
+        if max_length < 3 {
+            return Err(TokenizerError::Tokenizers {
+                context,
+                message: format!(
+                    "max_length {max_length} leaves no room for [CLS] and two [SEP]; use at least 3"
+                ),
+            });
+        }
         let wrap = |e: tokenizers::Error| TokenizerError::Tokenizers {
             context: context.clone(),
             message: e.to_string(),

@@ -117,6 +117,21 @@ impl GPT2Config {
 
     /// Checks what this implementation supports.
     pub fn validate(&self) -> Result<(), ModelError> {
+        // A hostile or corrupt config.json must be an error, not an overflow or a huge allocation.
+        for (name, value, max) in [
+            ("vocab_size", self.vocab_size, 1 << 24),
+            ("n_positions", self.n_positions, 1 << 24),
+            ("n_embd", self.n_embd, 1 << 20),
+            ("n_layer", self.n_layer, 1 << 12),
+            ("n_head", self.n_head, 1 << 12),
+            ("n_inner", self.n_inner.unwrap_or(0), 1 << 22),
+        ] {
+            if value > max {
+                return Err(ModelError::Config(format!(
+                    "{name} = {value} is over the limit of {max}; config.json is corrupt"
+                )));
+            }
+        }
         if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             return Err(ModelError::Config(format!(
                 "n_embd ({}) must be a multiple of n_head ({})",

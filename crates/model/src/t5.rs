@@ -122,6 +122,27 @@ impl T5Config {
 
     /// Checks what this implementation supports.
     pub fn validate(&self) -> Result<(), ModelError> {
+        // A hostile or corrupt config.json must be an error, not an overflow or a huge allocation.
+        for (name, value, max) in [
+            ("vocab_size", self.vocab_size, 1 << 24),
+            ("d_model", self.d_model, 1 << 20),
+            ("d_kv", self.d_kv, 1 << 16),
+            ("d_ff", self.d_ff, 1 << 22),
+            ("num_layers", self.num_layers, 1 << 12),
+            ("num_decoder_layers", self.decoder_layers(), 1 << 12),
+            ("num_heads", self.num_heads, 1 << 12),
+            (
+                "relative_attention_num_buckets",
+                self.relative_attention_num_buckets,
+                1 << 16,
+            ),
+        ] {
+            if value > max {
+                return Err(ModelError::Config(format!(
+                    "{name} = {value} is over the limit of {max}; config.json is corrupt"
+                )));
+            }
+        }
         if self.feed_forward_proj != "relu" {
             return Err(ModelError::Config(format!(
                 "feed_forward_proj `{}` is not supported (only the original T5's `relu`)",

@@ -9,6 +9,7 @@
 
 pub mod bleu;
 pub mod chrf;
+pub mod degenerate;
 pub mod labels;
 pub mod learned;
 pub mod meteor;
@@ -108,11 +109,64 @@ pub struct ScoredLine {
     pub score: f64,
 }
 
+/// One input line of [`score_jsonl`] as written: every field optional, so that a missing one
+/// gets its own message instead of a default.
+#[derive(Deserialize)]
+struct InputLine {
+    prediction: Option<String>,
+    #[serde(default, deserialize_with = "some_one_or_many")]
+    references: Option<Vec<String>>,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    modified: bool,
+}
+
+fn some_one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    one_or_many(d).map(Some)
+}
+
+const LINE_FORMAT: &str =
+    r#"each line is {"prediction": "...", "references": ["...", ...]} with at least one reference"#;
+
+/// Parses one non-empty JSONL line; a missing `prediction` or `references`, or an empty
+/// `references` list, is an error (a reward without references would be a silent 0).
+fn parse_input_line(line: &str) -> Result<Sample, String> {
+    let l: InputLine = serde_json::from_str(line).map_err(|e| {
+        // serde_json's "at line 1 column C" is about the JSON text, not the file: keep the column.
+        let e = e.to_string();
+        let e = e.replace(" at line 1 column ", " at column ");
+        format!("{e}; {LINE_FORMAT}")
+    })?;
+    let prediction = l
+        .prediction
+        .ok_or_else(|| format!("missing field \"prediction\"; {LINE_FORMAT}"))?;
+    let references = match l.references {
+        None => return Err(format!("missing field \"references\"; {LINE_FORMAT}")),
+        Some(r) if r.is_empty() => {
+            return Err(
+                "field \"references\" is an empty list; give at least one reference".to_string(),
+            );
+        }
+        Some(r) => r,
+    };
+    Ok(Sample {
+        prediction,
+        references,
+        prompt: l.prompt,
+        modified: l.modified,
+    })
+}
+
 /// Score a JSONL stream: each non-empty input line is
 /// `{"prediction": str, "references": [str] | str, "prompt": str?, "modified": bool?}`;
 /// writes one `{"index": i, "score": x}` line per input line (`i` counts the
 /// non-empty input lines from 0). `args_yaml` is a YAML mapping of the reward's
-/// arguments (see [`registry::build`]).
+/// arguments (see [`registry::build`]). A line that is not such an object, or whose
+/// `references` is missing or empty, is a [`RewardError::Input`] naming the line (counted from
+/// 1 over all lines) and the field.
 pub fn score_jsonl(
     metric: &str,
     args_yaml: Option<&str>,
@@ -146,11 +200,12 @@ pub fn score_jsonl_with(
         if line.trim().is_empty() {
             continue;
         }
-        let s: Sample = serde_json::from_str(&line).map_err(|e| RewardError::Input {
-            line: ln + 1,
-            message: e.to_string(),
-        })?;
-        samples.push(s);
+        samples.push(
+            parse_input_line(&line).map_err(|message| RewardError::Input {
+                line: ln + 1,
+                message,
+            })?,
+        );
     }
     let scores = reward
         .try_score_batch(&samples)

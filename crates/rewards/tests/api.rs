@@ -10,7 +10,7 @@ fn score_jsonl_writes_one_line_per_input() {
         "\n\n",
         r#"{"prediction": "a dog", "references": "the cat", "prompt": "describe"}"#,
         "\n",
-        r#"{"prediction": "", "references": []}"#,
+        r#"{"prediction": "", "references": [""]}"#,
         "\n"
     );
     let mut out = Vec::new();
@@ -45,6 +45,52 @@ fn score_jsonl_reports_bad_lines_and_configs() {
     assert!(e.to_string().contains("accepted ids"), "{e}");
     let e = score_jsonl("meteor", Some("alpha: [1"), "".as_bytes(), &mut out).unwrap_err();
     assert!(matches!(e, RewardError::Config(_)), "{e}");
+}
+
+fn input_error(metric: &str, input: &str) -> (usize, String) {
+    let mut out = Vec::new();
+    match score_jsonl(metric, None, input.as_bytes(), &mut out).unwrap_err() {
+        RewardError::Input { line, message } => (line, message),
+        other => panic!("expected an input error, got {other}"),
+    }
+}
+
+#[test]
+fn a_line_without_references_is_an_error_naming_the_line_and_the_field() {
+    let input = concat!(
+        r#"{"prediction": "a", "references": ["a"]}"#,
+        "\n\n",
+        r#"{"prediction": "the cat"}"#,
+        "\n"
+    );
+    for metric in IDS {
+        let (line, message) = input_error(metric, input);
+        assert_eq!(line, 3, "{metric}: {message}");
+        assert!(message.contains("\"references\""), "{metric}: {message}");
+        assert!(message.contains("missing"), "{metric}: {message}");
+    }
+}
+
+#[test]
+fn an_empty_reference_list_is_an_error_not_a_zero_score() {
+    for metric in IDS {
+        let (line, message) = input_error(metric, r#"{"prediction": "x", "references": []}"#);
+        assert_eq!(line, 1, "{metric}");
+        assert!(
+            message.contains("\"references\"") && message.contains("empty"),
+            "{metric}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_line_without_prediction_or_with_wrong_types_is_an_error() {
+    let (_, message) = input_error("f1", r#"{"references": ["a"]}"#);
+    assert!(message.contains("\"prediction\""), "{message}");
+    let (_, message) = input_error("f1", r#"{"prediction": "a", "references": [1]}"#);
+    assert!(message.contains("references"), "{message}");
+    let (_, message) = input_error("f1", "[1, 2]");
+    assert!(message.contains("each line is"), "{message}");
 }
 
 #[test]

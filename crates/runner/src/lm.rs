@@ -326,6 +326,14 @@ struct Pair {
     completion: String,
 }
 
+/// Parses one non-empty input line of `runner logprobs`: `{"prompt": str, "completion": str}`
+/// and nothing else; the error says what a line must hold.
+pub fn parse_logprobs_line(line: &str) -> Result<(String, String)> {
+    let pair: Pair = serde_json::from_str(line)
+        .map_err(|e| anyhow!("expected {{\"prompt\": string, \"completion\": string}}: {e}"))?;
+    Ok((pair.prompt, pair.completion))
+}
+
 /// One output line of `runner logprobs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scored {
@@ -357,13 +365,9 @@ pub fn logprobs_jsonl(
         if line.trim().is_empty() {
             continue;
         }
-        let pair: Pair = serde_json::from_str(&line).map_err(|e| {
-            anyhow!(
-                "{input_name}:{n}: expected {{\"prompt\": string, \"completion\": string}}: {e}"
-            )
-        })?;
-        let prompt = checkpoint.encode(&pair.prompt, true)?;
-        let completion = checkpoint.encode(&pair.completion, false)?;
+        let pair = parse_logprobs_line(&line).map_err(|e| anyhow!("{input_name}:{n}: {e}"))?;
+        let prompt = checkpoint.encode(&pair.0, true)?;
+        let completion = checkpoint.encode(&pair.1, false)?;
         if let Some(max) = checkpoint.max_positions
             && prompt.len() + completion.len() > max
         {

@@ -40,8 +40,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         common: Common,
-        /// Runs executed at once.
-        #[arg(long, default_value_t = 1)]
+        /// Runs executed at once (at least 1).
+        #[arg(long, default_value_t = 1, value_parser = sweep::parse_jobs)]
         jobs: usize,
         /// Run only shard I of N (0-based), e.g. --shard $SLURM_ARRAY_TASK_ID/8.
         #[arg(long, value_parser = sweep::parse_shard)]
@@ -122,8 +122,8 @@ enum Command {
         input: PathBuf,
         #[arg(long, default_value = "cpu")]
         device: model::DeviceKind,
-        /// Lines scored per forward pass.
-        #[arg(long, default_value_t = 16)]
+        /// Lines scored per forward pass (at least 1).
+        #[arg(long, default_value_t = 16, value_parser = sweep::parse_at_least_one)]
         batch_size: usize,
     },
     /// Datasets: download and verify them, or say what is present.
@@ -250,8 +250,16 @@ fn run(cli: Cli) -> Result<()> {
             no_report,
         } => {
             let s = runner::run_sweep(&file, &options(&common, jobs, shard, !no_report))?;
+            let skipped = if s.skipped > 0 {
+                format!(
+                    ", {} skipped (being executed by other processes, or finished by them)",
+                    s.skipped
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "{} runs in the sweep, {} in this shard: {} were already finished, {} ran now.",
+                "{} runs in the sweep, {} in this shard: {} were already finished, {} ran now{skipped}.",
                 s.total, s.in_shard, s.already_finished, s.ran
             );
             for path in &s.report {
@@ -268,6 +276,8 @@ fn run(cli: Cli) -> Result<()> {
             for r in &plan.runs {
                 let status = if plan.store.finished(r).is_some() {
                     "finished"
+                } else if plan.store.failed(r).is_some() {
+                    "failed"
                 } else {
                     "pending"
                 };

@@ -6,6 +6,8 @@
 //!     log.txt          what the run said
 //!     <table>.parquet  one file per result table
 //!     run.json         written last: its presence marks the run finished
+//!     failed.json      instead of run.json when the run failed: its error
+//! <out>/<experiment>/<profile>/<sweep>/<run id>.lock   while a process executes the run (see `lock`)
 //! <out>/<experiment>/<profile>/<sweep>.<table>.{parquet,csv}   gathered over runs
 //! ```
 //!
@@ -24,6 +26,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Written (atomically) into the directory of a run that failed, with its error; the run is not
+/// finished and the next sweep redoes it.
+pub const FAILED: &str = "failed.json";
 
 /// `run.json`: the record that marks a run finished.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,6 +72,13 @@ impl Store {
         read_record(&self.run_dir(run))
     }
 
+    /// The error of the run's last attempt, if it failed and has not been redone since.
+    pub fn failed(&self, run: &RunSpec) -> Option<String> {
+        let text = std::fs::read_to_string(self.run_dir(run).join(FAILED)).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(v.get("error")?.as_str()?.to_string())
+    }
+
     /// Execute a run and store its results; an unfinished directory from an earlier attempt is cleared.
     pub fn execute(&self, run: &RunSpec, data_dir: &Path) -> Result<RunRecord> {
         self.execute_with_progress(run, data_dir, None)
@@ -103,6 +116,15 @@ impl Store {
             Ok(t) => t,
             Err(e) => {
                 ctx.log(format!("error: {e:#}"));
+                // Marks the run failed (it stays unfinished: the next sweep clears and redoes it).
+                let failed = serde_json::json!({
+                    "error": format!("{e:#}"),
+                    "seconds": start.elapsed().as_secs_f64(),
+                });
+                let _ = atomicwrite::write(
+                    &dir.join(FAILED),
+                    serde_json::to_string_pretty(&failed)?.as_bytes(),
+                );
                 bail!(
                     "run {}/{} (seed {}) failed: {e:#} (log: {})",
                     run.sweep,
@@ -235,6 +257,19 @@ pub fn merge(into: &Path, sources: &[PathBuf]) -> Result<usize> {
             if read_record(&dest).is_some() {
                 continue;
             }
+            // A sweep executing this run in `into` holds its lock: leave the run to it.
+            let _lock = match crate::lock::try_lock(&dest)? {
+                crate::lock::Acquired::Locked { lock, .. } => lock,
+                crate::lock::Acquired::HeldBy { holder, path } => {
+                    let who = holder.map_or_else(|| "another process".into(), |h| h.to_string());
+                    eprintln!(
+                        "{} is being executed by {who}; not merged (if that process is gone, delete {})",
+                        dest.display(),
+                        path.display()
+                    );
+                    continue;
+                }
+            };
             let tmp = temp_path_for(&dest);
             copy_dir(dir, &tmp)?;
             if dest.exists() {

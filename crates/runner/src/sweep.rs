@@ -2,6 +2,7 @@
 
 use crate::config::Profile;
 use crate::experiments::{RunSpec, SweepResults, report_kind};
+use crate::lock;
 use crate::store::Store;
 use crate::sweepfile::{self, SweepFile};
 use anyhow::{Context, Result, bail};
@@ -91,6 +92,8 @@ pub struct SweepSummary {
     pub already_finished: usize,
     pub ran: usize,
     pub failed: usize,
+    /// Runs skipped because another process was executing them (or finished them meanwhile).
+    pub skipped: usize,
     /// Files the report wrote (empty if no report was made).
     pub report: Vec<PathBuf>,
 }
@@ -108,7 +111,34 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
+/// Parse `--jobs N`: the number of runs executed at once, at least 1.
+pub fn parse_jobs(s: &str) -> Result<usize> {
+    let n: usize = s.trim().parse().with_context(|| {
+        format!("--jobs {s}: expected a whole number of runs to execute at once")
+    })?;
+    if n == 0 {
+        bail!(
+            "--jobs 0: at least one run must execute at a time; use --jobs 1 for one after another"
+        );
+    }
+    Ok(n)
+}
+
+/// Parse a count that must be at least 1.
+pub fn parse_at_least_one(s: &str) -> Result<usize> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => bail!("0 is not allowed here; give at least 1"),
+        Ok(n) => Ok(n),
+        Err(_) => bail!("{s}: expected a whole number of at least 1"),
+    }
+}
+
 pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
+    if opts.jobs == 0 {
+        bail!(
+            "jobs = 0: at least one run must execute at a time (jobs = 1 runs them one after another)"
+        );
+    }
     let plan = Plan::new(file, opts.profile, &opts.out)?;
     let mine = plan.shard(opts.shard);
     let (done, pending): (Vec<&RunSpec>, Vec<&RunSpec>) =
@@ -142,10 +172,25 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
     // nested on the same thread, mixing up their timings and piling up their memory.)
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
+    let skipped = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.clamp(1, pending.len().max(1)) {
             scope.spawn(|| {
                 while let Some(run) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    // Another process sharing the store may hold or have finished this run.
+                    let _lock = match lock_run(&plan.store, run) {
+                        Ok(Some(lock)) => lock,
+                        Ok(None) => {
+                            skipped.fetch_add(1, Ordering::SeqCst);
+                            bar.inc(1);
+                            continue;
+                        }
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("{e:#}"));
+                            bar.inc(1);
+                            continue;
+                        }
+                    };
                     let progress = (!bar.is_hidden()).then_some(&multi);
                     let result = plan
                         .store
@@ -174,14 +219,16 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
         }
     });
     let failures = failures.into_inner().unwrap();
+    let skipped = skipped.into_inner();
     bar.finish_and_clear();
 
     let mut summary = SweepSummary {
         total: plan.runs.len(),
         in_shard: mine.len(),
         already_finished: done.len(),
-        ran: pending.len() - failures.len(),
+        ran: pending.len() - failures.len() - skipped,
         failed: failures.len(),
+        skipped,
         report: vec![],
     };
     if !failures.is_empty() {
@@ -197,7 +244,12 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
         .iter()
         .filter(|r| plan.store.finished(r).is_none())
         .count();
-    if unfinished > 0 {
+    if unfinished > 0 && skipped > 0 {
+        eprintln!(
+            "{unfinished} runs are not finished in {}: {skipped} of them were being executed by other processes; the last sweep to finish writes the report (or run `runner report` once they are done)",
+            plan.store.root.display()
+        );
+    } else if unfinished > 0 {
         eprintln!(
             "{unfinished} runs of other shards are not finished in {}; once every shard is done, `runner merge` their outputs and `runner report`",
             plan.store.root.display()
@@ -206,6 +258,35 @@ pub fn run_sweep(file: &Path, opts: &SweepOptions) -> Result<SweepSummary> {
         summary.report = report_plan(&plan, opts)?;
     }
     Ok(summary)
+}
+
+/// Takes the lock of `run` before it is executed (and its unfinished directory cleared).
+/// `Ok(None)`, after one line on stderr, when another process holds the run or finished it
+/// meanwhile; a stale lock left by a killed process is recovered with one line.
+fn lock_run(store: &Store, run: &RunSpec) -> Result<Option<lock::RunLock>> {
+    let name = format!("{}/{}", run.sweep, run.id);
+    match lock::try_lock(&store.run_dir(run))? {
+        lock::Acquired::HeldBy { holder, path } => {
+            let who = holder.map_or_else(|| "another process".to_string(), |h| h.to_string());
+            eprintln!(
+                "run {name} is being executed by {who}; skipped (if that process is gone, delete {})",
+                path.display()
+            );
+            Ok(None)
+        }
+        lock::Acquired::Locked { lock, recovered } => {
+            if let Some(dead) = recovered {
+                eprintln!(
+                    "run {name}: recovered the stale lock of {dead}, which is gone; running it again"
+                );
+            }
+            if store.finished(run).is_some() {
+                eprintln!("run {name} was finished by another process meanwhile; skipped");
+                return Ok(None);
+            }
+            Ok(Some(lock))
+        }
+    }
 }
 
 /// Gather every sweep of the file and render its figures and tables.

@@ -365,6 +365,13 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                 let refp = completion_row(&ref_flat, cols, batch.prompt_width, b, len);
                 let v = completion_row(&value_flat, cols, batch.prompt_width, b, len);
                 let kl: Vec<f64> = old.iter().zip(&refp).map(|(p, q)| p - q).collect();
+                // A NaN value or log-probability would only surface later, as a NaN loss.
+                for &x in &v {
+                    ensure_finite(self.iteration, "value estimate", x)?;
+                }
+                for &x in &kl {
+                    ensure_finite(self.iteration, "log-ratio to the reference policy", x)?;
+                }
                 let mut rewards: Vec<f64> = kl.iter().map(|k| -self.kl.kl_coeff * k).collect();
                 if let Some(last) = rewards.last_mut() {
                     *last += task[b];

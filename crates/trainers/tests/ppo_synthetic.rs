@@ -192,3 +192,28 @@ fn nan_reward_stops_with_a_clear_error() {
     );
     assert!(e.to_string().contains("non-finite task reward"));
 }
+
+#[test]
+fn a_nan_value_estimate_stops_the_run_naming_step_and_quantity() {
+    let mut t = PpoTrainer::new(sft_start(0), config(), TASK.tokens(), 0).unwrap();
+    let device = t.model.value_head.bias.val().device();
+    t.model.value_head.bias =
+        burn::module::Param::from_tensor(burn::tensor::Tensor::from_floats([f32::NAN], &device));
+    let e = t.train_iteration(&TASK.examples(), &rouge_l()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainError::NonFinite {
+                step: 0,
+                quantity: "value estimate",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("non-finite value estimate (NaN) at step 0"),
+        "{e}"
+    );
+}
