@@ -77,6 +77,10 @@ impl Reward for LearnedReward {
         "learned_reward"
     }
 
+    fn uses_references(&self) -> bool {
+        false
+    }
+
     /// One sample; a classifier failure scores NaN (and is reported on standard error), so that
     /// scoring never panics. Use [`LearnedReward::try_score_batch`] to get the error instead.
     fn score(&self, sample: &Sample) -> f64 {

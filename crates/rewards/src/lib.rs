@@ -78,6 +78,12 @@ pub trait Reward: Send + Sync {
     /// Score one generated text against its references (and prompt).
     fn score(&self, sample: &Sample) -> f64;
 
+    /// Whether the score depends on the references (a learned classifier's does not, so its
+    /// JSONL input lines may leave them out).
+    fn uses_references(&self) -> bool {
+        true
+    }
+
     /// Score many samples in parallel (rayon), preserving order.
     fn score_batch(&self, samples: &[Sample]) -> Vec<f64> {
         samples.par_iter().map(|s| self.score(s)).collect()
@@ -131,9 +137,10 @@ fn some_one_or_many<'de, D: serde::Deserializer<'de>>(
 const LINE_FORMAT: &str =
     r#"each line is {"prediction": "...", "references": ["...", ...]} with at least one reference"#;
 
-/// Parses one non-empty JSONL line; a missing `prediction` or `references`, or an empty
-/// `references` list, is an error (a reward without references would be a silent 0).
-fn parse_input_line(line: &str) -> Result<Sample, String> {
+/// Parses one non-empty JSONL line; a missing `prediction`, or (for a reward that uses
+/// references) a missing or empty `references` list, is an error (a reward without references
+/// would be a silent 0).
+fn parse_input_line(line: &str, needs_references: bool) -> Result<Sample, String> {
     let l: InputLine = serde_json::from_str(line).map_err(|e| {
         // serde_json's "at line 1 column C" is about the JSON text, not the file: keep the column.
         let e = e.to_string();
@@ -144,6 +151,8 @@ fn parse_input_line(line: &str) -> Result<Sample, String> {
         .prediction
         .ok_or_else(|| format!("missing field \"prediction\"; {LINE_FORMAT}"))?;
     let references = match l.references {
+        None if !needs_references => Vec::new(),
+        Some(r) if !needs_references => r,
         None => return Err(format!("missing field \"references\"; {LINE_FORMAT}")),
         Some(r) if r.is_empty() => {
             return Err(
@@ -201,9 +210,11 @@ pub fn score_jsonl_with(
             continue;
         }
         samples.push(
-            parse_input_line(&line).map_err(|message| RewardError::Input {
-                line: ln + 1,
-                message,
+            parse_input_line(&line, reward.uses_references()).map_err(|message| {
+                RewardError::Input {
+                    line: ln + 1,
+                    message,
+                }
             })?,
         );
     }
