@@ -133,30 +133,7 @@ enum Command {
     },
     /// Write (and with --submit, submit) a Slurm job array running a sweep in N shards, plus a
     /// job that merges the shards and reports once every task succeeded.
-    Slurm {
-        /// A sweep file, or the name of one in experiments/.
-        file: PathBuf,
-        /// Number of array tasks; task i runs `runner sweep FILE --shard i/N`.
-        #[arg(long)]
-        array: usize,
-        /// Slurm partition for both jobs.
-        #[arg(long)]
-        partition: Option<String>,
-        /// Extra sbatch option for both jobs, one per flag (e.g. --sbatch-arg=--time=02:00:00).
-        #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
-        sbatch_args: Vec<String>,
-        /// Submit with sbatch (otherwise only write the scripts).
-        #[arg(long)]
-        submit: bool,
-        #[command(flatten)]
-        common: Common,
-        /// Runs at once inside each task (and its --cpus-per-task).
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        /// Where the scripts and job logs go (default <out>/slurm).
-        #[arg(long)]
-        script_dir: Option<PathBuf>,
-    },
+    Slurm(SlurmArgs),
     /// Copy the finished runs of shard outputs into one run store.
     Merge {
         /// The run store to merge into.
@@ -166,6 +143,32 @@ enum Command {
         #[arg(required = true)]
         sources: Vec<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct SlurmArgs {
+    /// A sweep file, or the name of one in experiments/.
+    file: PathBuf,
+    /// Number of array tasks; task i runs `runner sweep FILE --shard i/N`.
+    #[arg(long)]
+    array: usize,
+    /// Slurm partition for both jobs.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Extra sbatch option for both jobs, one per flag (e.g. --sbatch-arg=--time=02:00:00).
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+    /// Submit with sbatch (otherwise only write the scripts).
+    #[arg(long)]
+    submit: bool,
+    #[command(flatten)]
+    common: Common,
+    /// Runs at once inside each task (and its --cpus-per-task).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Where the scripts and job logs go (default <out>/slurm).
+    #[arg(long)]
+    script_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -271,32 +274,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("wrote {}", path.display());
             }
         }
-        Command::List { file, common } => {
-            let plan = sweep::Plan::new(&file, common.profile, &common.out)?;
-            for r in &plan.runs {
-                let status = if plan.store.finished(r).is_some() {
-                    "finished"
-                } else if plan.store.failed(r).is_some() {
-                    "failed"
-                } else {
-                    "pending"
-                };
-                let point: Vec<String> = r
-                    .resolved
-                    .grid_point
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                println!(
-                    "{}  {:<8}  {}  seed={}  {}",
-                    r.id,
-                    status,
-                    r.sweep,
-                    r.seed(),
-                    point.join(" ")
-                );
-            }
-        }
+        Command::List { file, common } => list(&file, &common)?,
         Command::Score {
             metric,
             args,
@@ -377,78 +355,118 @@ fn run(cli: Cli) -> Result<()> {
                 runner::lm::logprobs_jsonl(&checkpoint, reader, &name, stdout, device, batch_size)?;
             }
         }
-        Command::Data { command } => match command {
-            DataCommand::Fetch {
-                args,
-                base_url,
-                mirror,
-                keep_going,
-            } => {
-                let opts = data::acquire::Options {
-                    data_dir: args.data_dir,
-                    base_url,
-                    mirror,
-                    progress: true,
-                };
-                runner::datasets::fetch(&args.targets, &opts, keep_going)?;
-            }
-            DataCommand::Status { args } => {
-                print!(
-                    "{}",
-                    runner::datasets::status(&args.targets, &args.data_dir)?
-                );
-            }
-            DataCommand::Check { args } => {
-                if let Err(line) = runner::datasets::check(&args.targets, &args.data_dir)? {
-                    println!("{line}");
-                    std::process::exit(1);
-                }
-            }
-        },
-        Command::Slurm {
-            file,
-            array,
-            partition,
-            sbatch_args,
-            submit,
-            common,
-            jobs,
-            script_dir,
-        } => {
-            use runner::datasets::absolute;
-            let out = absolute(&common.out)?;
-            let opts = runner::slurm::SlurmOptions {
-                file,
-                profile: common.profile,
-                array,
-                partition,
-                sbatch_args,
-                jobs,
-                script_dir: absolute(&script_dir.unwrap_or_else(|| out.join("slurm")))?,
-                results: absolute(&common.results)?,
-                data_dir: absolute(&common.data_dir)?,
-                out,
-                runner: std::env::current_exe().context("cannot locate the runner binary")?,
-                workdir: std::env::current_dir()?,
-            };
-            let done = runner::slurm::write_and_submit(&opts, submit)?;
-            println!("wrote {}", done.array_script.display());
-            println!("wrote {}", done.merge_script.display());
-            match (done.array_job, done.merge_job) {
-                (Some(a), Some(m)) => {
-                    println!("submitted array job {a} and merge job {m} (afterok:{a})")
-                }
-                _ => println!(
-                    "submit with: j=$(sbatch --parsable {}) && sbatch --dependency=afterok:$j {}",
-                    done.array_script.display(),
-                    done.merge_script.display()
-                ),
-            }
-        }
+        Command::Data { command } => data_command(command)?,
+        Command::Slurm(args) => slurm(args)?,
         Command::Merge { into, sources } => {
             let n = runner::store::merge(&into, &sources)?;
             println!("merged {n} finished runs into {}", into.display());
         }
+    }
+    Ok(())
+}
+
+/// `runner data fetch|status|check`.
+fn data_command(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Fetch {
+            args,
+            base_url,
+            mirror,
+            keep_going,
+        } => {
+            let opts = data::acquire::Options {
+                data_dir: args.data_dir,
+                base_url,
+                mirror,
+                progress: true,
+            };
+            runner::datasets::fetch(&args.targets, &opts, keep_going)?;
+        }
+        DataCommand::Status { args } => {
+            print!(
+                "{}",
+                runner::datasets::status(&args.targets, &args.data_dir)?
+            );
+        }
+        DataCommand::Check { args } => {
+            if let Err(line) = runner::datasets::check(&args.targets, &args.data_dir)? {
+                println!("{line}");
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `runner list`: the resolved runs of a sweep file and their status.
+fn list(file: &std::path::Path, common: &Common) -> Result<()> {
+    let plan = sweep::Plan::new(&file, common.profile, &common.out)?;
+    for r in &plan.runs {
+        let status = if plan.store.finished(r).is_some() {
+            "finished"
+        } else if plan.store.failed(r).is_some() {
+            "failed"
+        } else {
+            "pending"
+        };
+        let point: Vec<String> = r
+            .resolved
+            .grid_point
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "{}  {:<8}  {}  seed={}  {}",
+            r.id,
+            status,
+            r.sweep,
+            r.seed(),
+            point.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `runner slurm`: write (and submit) the job array and its merge job.
+fn slurm(args: SlurmArgs) -> Result<()> {
+    let SlurmArgs {
+        file,
+        array,
+        partition,
+        sbatch_args,
+        submit,
+        common,
+        jobs,
+        script_dir,
+    } = args;
+    use runner::datasets::absolute;
+    let out = absolute(&common.out)?;
+    let opts = runner::slurm::SlurmOptions {
+        file,
+        profile: common.profile,
+        array,
+        partition,
+        sbatch_args,
+        jobs,
+        script_dir: absolute(&script_dir.unwrap_or_else(|| out.join("slurm")))?,
+        results: absolute(&common.results)?,
+        data_dir: absolute(&common.data_dir)?,
+        out,
+        runner: std::env::current_exe().context("cannot locate the runner binary")?,
+        workdir: std::env::current_dir()?,
+    };
+    let done = runner::slurm::write_and_submit(&opts, submit)?;
+    println!("wrote {}", done.array_script.display());
+    println!("wrote {}", done.merge_script.display());
+    match (done.array_job, done.merge_job) {
+        (Some(a), Some(m)) => {
+            println!("submitted array job {a} and merge job {m} (afterok:{a})")
+        }
+        _ => println!(
+            "submit with: j=$(sbatch --parsable {}) && sbatch --dependency=afterok:$j {}",
+            done.array_script.display(),
+            done.merge_script.display()
+        ),
     }
     Ok(())
 }
