@@ -400,7 +400,7 @@ fn data_command(command: DataCommand) -> Result<()> {
 
 /// `runner list`: the resolved runs of a sweep file and their status.
 fn list(file: &std::path::Path, common: &Common) -> Result<()> {
-    let plan = sweep::Plan::new(&file, common.profile, &common.out)?;
+    let plan = sweep::Plan::new(file, common.profile, &common.out)?;
     for r in &plan.runs {
         let status = if plan.store.finished(r).is_some() {
             "finished"
