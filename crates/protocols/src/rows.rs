@@ -112,13 +112,24 @@ impl Cell for Option<i64> {
     }
 }
 
+/// An optional number: `None` is a null cell (e.g. "never fitted").
+impl Cell for Option<f64> {
+    fn column(name: &str, values: Vec<Self>) -> Column {
+        Column::new(name.into(), values)
+    }
+    fn read(column: &Column) -> Result<Vec<Self>> {
+        expect_dtype(column, &DataType::Float64, "f64")?;
+        Ok(column.f64()?.iter().collect())
+    }
+}
+
 /// Implements [`Cell`] for enums through their serde names (unit variants only).
 #[macro_export]
 macro_rules! serde_cells {
     ($($ty:ty),* $(,)?) => {$(
         impl $crate::rows::Cell for $ty {
             fn column(name: &str, values: Vec<Self>) -> polars::prelude::Column {
-                let names: Vec<String> = values.iter().map($crate::rows::serde_name).collect();
+                let names: Vec<&str> = values.iter().map($crate::rows::serde_name).collect();
                 polars::prelude::Column::new(name.into(), names)
             }
             fn read(column: &polars::prelude::Column) -> anyhow::Result<Vec<Self>> {
@@ -131,18 +142,12 @@ macro_rules! serde_cells {
     )*};
 }
 
-/// The serde name of a unit enum variant.
-pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => panic!("serde_cells! is for unit enums; got {other:?}"),
-    }
-}
+/// The serde name of a unit enum variant (the trainers' helper, so names are spelt once).
+pub use trainers::names::serde_name;
 
 /// The variant called `name` (its serde name), or an error naming the column and the value.
 pub fn from_serde_name<T: serde::de::DeserializeOwned>(column: &str, name: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(name.to_string()))
-        .map_err(|e| anyhow!("column {column:?}: {e}"))
+    trainers::names::parse_serde_name(name).map_err(|e| anyhow!("column {column:?}: {e}"))
 }
 
 /// The column called `name`, or an error listing the columns there are.

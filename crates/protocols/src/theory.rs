@@ -1,29 +1,9 @@
 //! The tables of the theory experiments (Theorems 1 and 2), whose science is the `theory` crate.
 
-use crate::rows::Cell;
-use anyhow::Result;
-use polars::prelude::Column;
 use theory::theorem1::{InstanceKind, Setting};
 use theory::theorem2::{Method, RewardKind};
 
 crate::serde_cells!(Setting, InstanceKind, Method, RewardKind);
-
-/// An optional number: `None` is a null cell (e.g. "never fitted").
-impl Cell for Option<f64> {
-    fn column(name: &str, values: Vec<Self>) -> Column {
-        Column::new(name.into(), values)
-    }
-    fn read(column: &Column) -> Result<Vec<Self>> {
-        if column.dtype() != &polars::prelude::DataType::Float64 {
-            anyhow::bail!(
-                "column {:?} holds {}, not f64",
-                column.name(),
-                column.dtype()
-            );
-        }
-        Ok(column.f64()?.iter().collect())
-    }
-}
 
 crate::rows! {
     /// Theorem 1: one exact (policy, reward) instance.
