@@ -294,6 +294,82 @@ impl T5Tokenizer {
         Self::from_tokenizer(inner)
     }
 
+    /// Trains a byte-level BPE for a T5-style model pretrained here: T5's special tokens and
+    /// their ids (`<pad>` = 0, `</s>` = 1, `<unk>` = 2), merges learned on `texts` until
+    /// `vocab_size` tokens including `extra_ids` sentinels `<extra_id_0>`..`<extra_id_{n-1}>`
+    /// (added last, as T5's vocabulary ends with its sentinels), `</s>` appended by the
+    /// post-processor as HF's T5 tokenizers do. Deviation from T5 (a SentencePiece Unigram): a
+    /// byte-level BPE, so any text round-trips and the same trainer serves both model families.
+    pub fn train<I, S>(
+        texts: I,
+        vocab_size: usize,
+        min_frequency: u64,
+        extra_ids: usize,
+    ) -> Result<Self, TokenizerError>
+    where
+        I: Iterator<Item = S> + Send,
+        S: AsRef<str> + Send,
+    {
+        let bad = |message: String| TokenizerError::Tokenizers {
+            context: "training a T5-style byte-level BPE".into(),
+            message,
+        };
+        if vocab_size <= 3 + extra_ids + 256 {
+            return Err(bad(format!(
+                "vocab_size {vocab_size} leaves no room for merges after 3 special tokens, \
+                 {extra_ids} sentinels and 256 bytes"
+            )));
+        }
+        let mut inner = tokenizers::Tokenizer::new(BPE::default());
+        inner.with_pre_tokenizer(Some(
+            ByteLevel::default()
+                .add_prefix_space(false)
+                .trim_offsets(true)
+                .use_regex(true),
+        ));
+        inner.with_decoder(Some(ByteLevelDecoder::default()));
+        let specials: Vec<AddedToken> = ["<pad>", "</s>", "<unk>"]
+            .into_iter()
+            .map(|t| AddedToken::from(t, true))
+            .collect();
+        let mut trainer: TrainerWrapper = BpeTrainer::builder()
+            .vocab_size(vocab_size - extra_ids)
+            .min_frequency(min_frequency)
+            .show_progress(false)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .special_tokens(specials)
+            .build()
+            .into();
+        inner
+            .train(&mut trainer, texts)
+            .map_err(wrap("training a T5-style byte-level BPE"))?;
+        let sentinels: Vec<AddedToken> = (0..extra_ids)
+            .map(|i| AddedToken::from(format!("<extra_id_{i}>"), true))
+            .collect();
+        inner.add_special_tokens(&sentinels);
+        let eos = inner
+            .token_to_id("</s>")
+            .ok_or_else(|| bad("no </s> after training".into()))?;
+        let post: TemplateProcessing = serde_json::from_value(serde_json::json!({
+            "type": "TemplateProcessing",
+            "single": [{"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 0}},
+                     {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+            "special_tokens": {"</s>": {"id": "</s>", "ids": [eos], "tokens": ["</s>"]}},
+        }))
+        .map_err(|e| bad(e.to_string()))?;
+        inner.with_post_processor(Some(post));
+        Self::from_tokenizer(inner)
+    }
+
+    /// Id of a token (e.g. a sentinel `<extra_id_0>`), if the vocabulary has it.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
     /// Reads a Hugging Face `tokenizer.json` of a T5 model.
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self, TokenizerError> {
         let path = path.as_ref();

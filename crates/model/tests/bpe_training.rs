@@ -1,6 +1,6 @@
 //! Training a byte-level BPE (for the small models we pretrain ourselves).
 
-use model::{Gpt2Tokenizer, LmTokenizer};
+use model::{Gpt2Tokenizer, LmTokenizer, T5Tokenizer};
 
 /// A small corpus with repeated words, so merges are learned, and assorted scripts.
 fn corpus() -> Vec<String> {
@@ -91,4 +91,41 @@ fn checkpoint_without_tokenizer_files_names_what_is_expected() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("spiece.model"), "{err}");
+}
+
+#[test]
+fn t5_style_bpe_has_t5_special_ids_sentinels_and_appends_eos() {
+    let tok = T5Tokenizer::train(corpus().iter(), 420, 2, 8).unwrap();
+    assert_eq!(tok.pad_token_id(), 0);
+    assert_eq!(tok.eos_token_id(), 1);
+    assert_eq!(tok.token_to_id("<unk>"), Some(2));
+    assert!(tok.vocab_size() <= 420, "{}", tok.vocab_size());
+    let sentinels: Vec<u32> = (0..8)
+        .map(|i| tok.token_to_id(&format!("<extra_id_{i}>")).unwrap())
+        .collect();
+    assert!(
+        sentinels
+            .iter()
+            .all(|&s| s as usize >= tok.vocab_size() - 8)
+    );
+    for text in PROBES {
+        let ids = tok.encode(text, true).unwrap();
+        assert_eq!(ids.last(), Some(&1), "</s> appended to {text:?}");
+        assert_eq!(tok.decode(&ids, true).unwrap(), text, "{text:?}");
+        assert_eq!(tok.encode(text, false).unwrap().len() + 1, ids.len());
+    }
+    // Saved and reloaded as a T5 checkpoint's tokenizer.json: the same ids.
+    let dir = tempfile::tempdir().unwrap();
+    tok.save(dir.path().join("tokenizer.json")).unwrap();
+    let LmTokenizer::T5(reloaded) = LmTokenizer::from_checkpoint(dir.path(), true).unwrap() else {
+        panic!("a T5 tokenizer")
+    };
+    assert_eq!(
+        reloaded
+            .encode("the gradient <extra_id_3> vanishes", true)
+            .unwrap(),
+        tok.encode("the gradient <extra_id_3> vanishes", true)
+            .unwrap()
+    );
+    assert!(T5Tokenizer::train(corpus().iter(), 200, 2, 8).is_err());
 }

@@ -6,6 +6,7 @@
 //!   and reports a sweep); the science itself lives in the library crates (`theory`, ...);
 //! - [`run`]: a run bound to its code, and what it may use while it runs;
 //! - [`store`]: one directory per run, atomic writes, resume, gathering into Parquet/CSV, merging shards;
+//! - [`pretrained`]: the `pretrain:` block of sweep files and `runner pretrain` (models pretrained here);
 //! - [`lock`]: per-run lock files, so that processes sharing a run store never execute a run twice;
 //! - [`sweep`]: running a file in parallel, sharded, with progress, then reporting;
 //! - [`datasets`]: `runner data fetch|status|check` over the `data` crate's registry;
@@ -17,6 +18,7 @@ pub mod experiments;
 pub mod learned;
 pub mod lm;
 pub mod lock;
+pub mod pretrained;
 pub mod run;
 pub mod slurm;
 pub mod store;

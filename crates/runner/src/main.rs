@@ -50,6 +50,14 @@ enum Command {
         #[arg(long)]
         no_report: bool,
     },
+    /// Pretrain the models of a sweep file's `pretrain:` block (cached in the run store), then
+    /// write their table and loss curves to results/<experiment>/.
+    Pretrain {
+        /// A sweep file with a `pretrain:` block, e.g. pretrain.yaml.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Render figures and tables from finished runs.
     Report {
         file: PathBuf,
@@ -267,6 +275,18 @@ fn run(cli: Cli) -> Result<()> {
             );
             for path in &s.report {
                 println!("wrote {}", path.display());
+            }
+        }
+        Command::Pretrain { file, common } => {
+            let path = runner::sweepfile::locate(&file)?;
+            for written in runner::pretrained::run_file(
+                &path,
+                common.profile,
+                &common.out,
+                &common.results,
+                &common.data_dir,
+            )? {
+                println!("wrote {}", written.display());
             }
         }
         Command::Report { file, common } => {

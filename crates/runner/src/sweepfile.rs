@@ -13,8 +13,12 @@ pub struct SweepFile {
     pub experiment: String,
     #[serde(default)]
     pub description: String,
+    /// Models to pretrain here, by name (see [`crate::pretrained`]); runs refer to them as
+    /// `pretrained:NAME`.
+    #[serde(default)]
+    pub pretrain: std::collections::BTreeMap<String, serde_yaml::Value>,
     /// Each entry is a one-key map: `- <kind>: {...}`.
-    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    #[serde(with = "serde_yaml::with::singleton_map_recursive", default)]
     pub sweeps: Vec<SweepSpec>,
 }
 

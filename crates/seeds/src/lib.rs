@@ -32,6 +32,10 @@ pub enum Stream {
     ClassifierFinetune,
     /// Reward-std diagnostics: the samples drawn per input at one measurement.
     Diagnostics,
+    /// Pretraining: the text windows of one batch.
+    PretrainBatch,
+    /// Pretraining a T5: the corrupted spans of one batch.
+    SpanCorruption,
 }
 
 impl Stream {
@@ -47,6 +51,8 @@ impl Stream {
             Stream::ClassifierPretrain => 8,
             Stream::ClassifierFinetune => 9,
             Stream::Diagnostics => 99,
+            Stream::PretrainBatch => 10,
+            Stream::SpanCorruption => 11,
         }
     }
 }
@@ -93,7 +99,7 @@ mod tests {
     use super::*;
     use rand::RngExt;
 
-    const ALL: [Stream; 9] = [
+    const ALL: [Stream; 11] = [
         Stream::SftShuffle,
         Stream::GroupPrompts,
         Stream::GroupSampling,
@@ -103,6 +109,8 @@ mod tests {
         Stream::ClassifierPretrain,
         Stream::ClassifierFinetune,
         Stream::Diagnostics,
+        Stream::PretrainBatch,
+        Stream::SpanCorruption,
     ];
 
     #[test]
