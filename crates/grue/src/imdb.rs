@@ -18,8 +18,8 @@
 //! `lvwerra/gpt2-imdb` (GPT-2 finetuned on IMDB) and uses the **test CSV's odd data rows** (0-based
 //! data-row index 1, 3, 5, ..., header excluded, file order; [`pretraining_reviews`]) as part of
 //! its pretraining text. The held-out test pool is therefore the **even data rows** (0, 2, 4, ...)
-//! only: 2,500 reviews (1,250 positive, 1,250 negative). The training pool is the train CSV's
-//! positive reviews (2,500).
+//! only, less the 6 whose text is also an odd row's (aclImdb holds duplicate reviews under
+//! different ids): 2,494 reviews. The training pool is the train CSV's positive reviews (2,500).
 
 use crate::error::{Result, format_err};
 use crate::files::read_text;
@@ -31,8 +31,8 @@ pub const TRAIN_FILE: &str = "imdb/imdb_train_subset.csv";
 pub const TEST_FILE: &str = "imdb/imdb_test_subset.csv";
 pub const HEADER: [&str; 4] = ["id", "rating", "label", "review"];
 pub const CAPTION_NOTE: &str = "IMDB: 5,000-review subsets of aclImdb; training pool = the 2,500 positive train reviews; \
-    test pool = the test subset's even data rows (0-based 0, 2, 4, ...; 2,500 reviews), because its odd rows are \
-    pretraining text of the small GPT-2 standing in for lvwerra/gpt2-imdb.";
+    test pool = the test subset's even data rows (0-based 0, 2, 4, ...) less 6 whose text is also an odd row (2,494 reviews), \
+    because its odd rows are pretraining text of the small GPT-2 standing in for lvwerra/gpt2-imdb.";
 
 /// One row of the IMDB CSV.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,10 +104,16 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
             .into_iter()
             .filter(|r| r.label == 1)
             .collect(),
-        Split::Test => read_reviews(data_dir, TEST_FILE, verify)?
-            .into_iter()
-            .step_by(2)
-            .collect(),
+        Split::Test => {
+            let all = read_reviews(data_dir, TEST_FILE, verify)?;
+            let pretraining: std::collections::HashSet<&str> =
+                all.iter().skip(1).step_by(2).map(|r| r.text.as_str()).collect();
+            all.iter()
+                .step_by(2)
+                .filter(|r| !pretraining.contains(r.text.as_str()))
+                .cloned()
+                .collect()
+        }
     };
     Ok(rows
         .into_iter()

@@ -18,7 +18,9 @@
 //! * references = the raw answers, stripped and lowercased, where a raw row aligns (answer sets
 //!   equal after keeping only `[0-9a-z]` of the lowercased text), else (a repeated question) the
 //!   lowercased detokenized `ground_truths`, merged into the first occurrence of the same
-//!   (document, question), as RL4LMs' grouping by prompt does.
+//!   (document, question), as RL4LMs' grouping by prompt does. An item with its own raw row is its
+//!   own sample even when its tokenized question repeats an earlier one (the raw questions differ,
+//!   so RL4LMs' prompts differ; 4 such pairs in validation).
 //!
 //! Deviations (data): the train split is not obtainable: the **validation split (3,461 questions,
 //! 3,425 after merging repeats) is the training pool and the test split (10,557 / 10,479) the
@@ -180,7 +182,9 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
                 .collect(),
         };
         let key = (item.doc_id.clone(), item.question.clone());
-        if let Some(&ix) = first.get(&key) {
+        // A raw row means a distinct raw (summary, question), hence a distinct RL4LMs prompt, even
+        // when the tokenized question repeats (4 validation items differ only in raw spelling).
+        if let (None, Some(&ix)) = (aligned, first.get(&key)) {
             let s: &mut Sample = &mut out[ix];
             for r in refs {
                 if !s.references.contains(&r) {
@@ -202,7 +206,7 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
                 ),
             ));
         }
-        first.insert(key, out.len());
+        first.entry(key).or_insert(out.len());
         out.push(Sample {
             id: format!("{}_{}", split.as_str(), out.len()),
             prompt_or_context: rebuild_prompt(&item.question, &item.context),
