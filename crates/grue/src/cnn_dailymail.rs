@@ -45,7 +45,13 @@ fn sample(split: Split, ix: usize, article: &str, highlights: String) -> Sample 
 pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>> {
     match split {
         Split::Train => {
-            let (path, text) = read_text(data_dir, TRAIN_FILE, "CNN/DailyMail train rows", DATASET, verify)?;
+            let (path, text) = read_text(
+                data_dir,
+                TRAIN_FILE,
+                "CNN/DailyMail train rows",
+                DATASET,
+                verify,
+            )?;
             let rows = tabular::parse_with_header(&text, &path, &["article", "highlights"])?;
             rows.into_iter()
                 .enumerate()
@@ -59,9 +65,19 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
                 .collect()
         }
         Split::Test => {
-            let (path, text) = read_text(data_dir, TEST_FILE, "CNN/DailyMail test rows", DATASET, verify)?;
+            let (path, text) = read_text(
+                data_dir,
+                TEST_FILE,
+                "CNN/DailyMail test rows",
+                DATASET,
+                verify,
+            )?;
             let rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| {
-                format_err(&path, Some(e.line()), format!("not a JSON list of {{id, article, highlights}}: {e}"))
+                format_err(
+                    &path,
+                    Some(e.line()),
+                    format!("not a JSON list of {{id, article, highlights}}: {e}"),
+                )
             })?;
             Ok(rows
                 .into_iter()

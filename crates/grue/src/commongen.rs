@@ -64,19 +64,38 @@ fn split_name(split: Split) -> &'static str {
 pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>> {
     let name = split_name(split);
     let read = |ext: &str, what: &str| {
-        read_text(data_dir, &format!("commongen/commongen.{name}.{ext}.txt"), what, DATASET, verify)
+        read_text(
+            data_dir,
+            &format!("commongen/commongen.{name}.{ext}.txt"),
+            what,
+            DATASET,
+            verify,
+        )
     };
     let (cs_path, cs) = read("cs_str", "CommonGen concept sets")?;
     let (src_path, src) = read("src_alpha", "CommonGen sources")?;
     let (tgt_path, tgt) = read("tgt", "CommonGen targets")?;
     let (idx_path, idx) = read("index", "CommonGen concept-set numbers")?;
-    let (cs, src, tgt, idx) = (files::lines(&cs), files::lines(&src), files::lines(&tgt), files::lines(&idx));
-    for (p, n) in [(&src_path, src.len()), (&tgt_path, tgt.len()), (&idx_path, idx.len())] {
+    let (cs, src, tgt, idx) = (
+        files::lines(&cs),
+        files::lines(&src),
+        files::lines(&tgt),
+        files::lines(&idx),
+    );
+    for (p, n) in [
+        (&src_path, src.len()),
+        (&tgt_path, tgt.len()),
+        (&idx_path, idx.len()),
+    ] {
         if n != cs.len() {
             return Err(format_err(
                 p,
                 None,
-                format!("{n} lines, but {} has {} (the files are line-aligned)", cs_path.display(), cs.len()),
+                format!(
+                    "{n} lines, but {} has {} (the files are line-aligned)",
+                    cs_path.display(),
+                    cs.len()
+                ),
             ));
         }
     }
@@ -92,13 +111,27 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
             return Err(format_err(
                 &src_path,
                 Some(i + 1),
-                format!("concepts {:?} differ from {} line {} ({:?})", src[i], cs_path.display(), i + 1, cs[i]),
+                format!(
+                    "concepts {:?} differ from {} line {} ({:?})",
+                    src[i],
+                    cs_path.display(),
+                    i + 1,
+                    cs[i]
+                ),
             ));
         }
         if idx[i].trim().parse::<u64>().is_err() {
-            return Err(format_err(&idx_path, Some(i + 1), format!("not a concept-set number: {:?}", idx[i])));
+            return Err(format_err(
+                &idx_path,
+                Some(i + 1),
+                format!("not a concept-set number: {:?}", idx[i]),
+            ));
         }
-        let target = if tgt[i].is_empty() { "empty reference" } else { tgt[i] };
+        let target = if tgt[i].is_empty() {
+            "empty reference"
+        } else {
+            tgt[i]
+        };
         match split {
             Split::Test if last_index == Some(idx[i]) => {
                 if let Some(s) = out.last_mut() {

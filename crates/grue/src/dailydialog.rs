@@ -81,6 +81,12 @@ pub fn samples(dialogues: &[Vec<&str>], context_size: usize) -> Vec<Sample> {
 }
 
 pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>> {
-    let (path, text) = read_text(data_dir, file(split), "DailyDialog dialogues", DATASET, verify)?;
+    let (path, text) = read_text(
+        data_dir,
+        file(split),
+        "DailyDialog dialogues",
+        DATASET,
+        verify,
+    )?;
     Ok(samples(&dialogues(&text, &path)?, CONTEXT_SIZE))
 }

@@ -48,7 +48,11 @@ pub enum GrueError {
 
 pub type Result<T, E = GrueError> = std::result::Result<T, E>;
 
-pub(crate) fn format_err(path: &std::path::Path, line: Option<usize>, message: impl Into<String>) -> GrueError {
+pub(crate) fn format_err(
+    path: &std::path::Path,
+    line: Option<usize>,
+    message: impl Into<String>,
+) -> GrueError {
     GrueError::Format {
         path: path.to_path_buf(),
         line,

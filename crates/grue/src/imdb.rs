@@ -57,8 +57,12 @@ pub fn read_reviews(data_dir: &Path, rel: &str, verify: Verify) -> Result<Vec<Re
         .into_iter()
         .map(|(line, f)| {
             let bad = |m: String| format_err(&path, Some(line), m);
-            let id = f[0].parse().map_err(|_| bad(format!("id {:?} is not a number", f[0])))?;
-            let rating: u8 = f[1].parse().map_err(|_| bad(format!("rating {:?} is not a number", f[1])))?;
+            let id = f[0]
+                .parse()
+                .map_err(|_| bad(format!("id {:?} is not a number", f[0])))?;
+            let rating: u8 = f[1]
+                .parse()
+                .map_err(|_| bad(format!("rating {:?} is not a number", f[1])))?;
             let label: u8 = match f[2].as_str() {
                 "0" => 0,
                 "1" => 1,
@@ -106,8 +110,12 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
             .collect(),
         Split::Test => {
             let all = read_reviews(data_dir, TEST_FILE, verify)?;
-            let pretraining: std::collections::HashSet<&str> =
-                all.iter().skip(1).step_by(2).map(|r| r.text.as_str()).collect();
+            let pretraining: std::collections::HashSet<&str> = all
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|r| r.text.as_str())
+                .collect();
             all.iter()
                 .step_by(2)
                 .filter(|r| !pretraining.contains(r.text.as_str()))

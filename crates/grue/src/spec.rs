@@ -172,7 +172,11 @@ pub struct TaskSpec {
     pub sources: &'static [&'static str],
 }
 
-const fn sample(top_k: Option<u32>, min_length: Option<usize>, max_new: Option<usize>) -> GenKwargs {
+const fn sample(
+    top_k: Option<u32>,
+    min_length: Option<usize>,
+    max_new: Option<usize>,
+) -> GenKwargs {
     GenKwargs {
         do_sample: Some(true),
         top_k,

@@ -132,13 +132,18 @@ mod tests {
         let t = "a,b\n\"x\ny\",\"say \"\"hi\"\"\"\nplain,2\n";
         let rows = parse_csv(t, Path::new("f.csv")).unwrap();
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows[1], (2, vec!["x\ny".to_string(), "say \"hi\"".to_string()]));
+        assert_eq!(
+            rows[1],
+            (2, vec!["x\ny".to_string(), "say \"hi\"".to_string()])
+        );
         assert_eq!(rows[2], (4, vec!["plain".to_string(), "2".to_string()]));
     }
 
     #[test]
     fn unclosed_quote_names_its_line() {
-        let e = parse_csv("a,b\n1,\"open\n", Path::new("f.csv")).unwrap_err().to_string();
+        let e = parse_csv("a,b\n1,\"open\n", Path::new("f.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.csv, line 2"), "{e}");
     }
 }

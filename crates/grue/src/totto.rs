@@ -140,8 +140,14 @@ pub fn prompt(ex: &Example) -> Option<String> {
 
 pub fn files_of(split: Split) -> [&'static str; 2] {
     match split {
-        Split::Train => ["totto/train_sample.jsonl", "totto/train_sample.2020-04-27.jsonl"],
-        Split::Test => ["totto/dev_sample.jsonl", "totto/dev_sample.2020-04-27.jsonl"],
+        Split::Train => [
+            "totto/train_sample.jsonl",
+            "totto/train_sample.2020-04-27.jsonl",
+        ],
+        Split::Test => [
+            "totto/dev_sample.jsonl",
+            "totto/dev_sample.2020-04-27.jsonl",
+        ],
     }
 }
 
@@ -164,7 +170,11 @@ pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>
         let (path, text) = read_text(data_dir, rel, "ToTTo sample", DATASET, verify)?;
         for (i, ex) in parse_jsonl(&text, &path)?.into_iter().enumerate() {
             let prompt = prompt(&ex).ok_or_else(|| {
-                format_err(&path, Some(i + 1), "a highlighted cell is outside the table")
+                format_err(
+                    &path,
+                    Some(i + 1),
+                    "a highlighted cell is outside the table",
+                )
             })?;
             out.push(Sample {
                 id: format!("{}_{}", split.as_str(), out.len()),

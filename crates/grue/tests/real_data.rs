@@ -31,7 +31,10 @@ fn count(task: TaskName, split: Split, expected: usize) {
     if let Some(s) = load(task, split) {
         println!("{task} {}: {} samples", split.as_str(), s.len());
         assert_eq!(s.len(), expected, "{task} {}", split.as_str());
-        assert!(s.iter().all(|x| !x.prompt_or_context.is_empty() && !x.references.is_empty()));
+        assert!(
+            s.iter()
+                .all(|x| !x.prompt_or_context.is_empty() && !x.references.is_empty())
+        );
     }
 }
 
@@ -64,7 +67,10 @@ fn imdb_counts() {
                 let test = TaskName::Imdb.test(&dir).unwrap();
                 let held: std::collections::HashSet<&str> =
                     test.iter().map(|s| s.references[0].as_str()).collect();
-                assert!(p.iter().all(|r| !held.contains(r.as_str())), "pretraining text leaks into the test pool");
+                assert!(
+                    p.iter().all(|r| !held.contains(r.as_str())),
+                    "pretraining text leaks into the test pool"
+                );
             }
             Err(e) => println!("SKIPPED imdb pretraining: {e}"),
         }
@@ -83,7 +89,10 @@ fn cnn_dailymail_counts() {
     count(TaskName::CnnDailyMail, Split::Train, 300);
     count(TaskName::CnnDailyMail, Split::Test, 100);
     if let Some(t) = load(TaskName::CnnDailyMail, Split::Train) {
-        assert!(t[0].prompt_or_context.starts_with("Summarize: LONDON, England (Reuters) -- Harry Potter star"));
+        assert!(
+            t[0].prompt_or_context
+                .starts_with("Summarize: LONDON, England (Reuters) -- Harry Potter star")
+        );
     }
 }
 
@@ -93,8 +102,16 @@ fn totto_counts_and_smoke() {
     count(TaskName::ToTTo, Split::Test, 10);
     if let Some(t) = load(TaskName::ToTTo, Split::Test) {
         for s in &t {
-            assert!(s.prompt_or_context.starts_with("<table> <cell> "), "{}", s.prompt_or_context);
-            assert!(s.prompt_or_context.contains("</table><page_title> "), "{}", s.prompt_or_context);
+            assert!(
+                s.prompt_or_context.starts_with("<table> <cell> "),
+                "{}",
+                s.prompt_or_context
+            );
+            assert!(
+                s.prompt_or_context.contains("</table><page_title> "),
+                "{}",
+                s.prompt_or_context
+            );
         }
         println!("totto test_0: {}", t[0].prompt_or_context);
     }
@@ -106,7 +123,9 @@ fn dailydialog_counts() {
     // split files hold 11,118 / 1,000 dialogues)
     let Some(dir) = data_dir() else { return };
     for (split, dialogues) in [(Split::Train, 11_118usize), (Split::Test, 1_000)] {
-        let Some(s) = load(TaskName::DailyDialog, split) else { return };
+        let Some(s) = load(TaskName::DailyDialog, split) else {
+            return;
+        };
         let text = std::fs::read_to_string(dir.join(grue::dailydialog::file(split))).unwrap();
         let d = grue::dailydialog::dialogues(&text, std::path::Path::new("x")).unwrap();
         assert_eq!(d.len(), dialogues);
