@@ -128,10 +128,11 @@ fn dailydialog_eou_files_give_rl4lms_contexts() {
     assert!(e.contains("dialogues_train.txt, line 2"), "{e}");
 }
 
-fn commongen_files(dir: &Path, split: &str, rows: &[(&str, &str, &str, u32)]) {
-    let col = |f: &dyn Fn(&(&str, &str, &str, u32)) -> String| {
-        rows.iter().map(f).collect::<Vec<_>>().join("\n")
-    };
+/// `(cs_str, src_alpha, tgt, index)` of one line.
+type CgRow<'a> = (&'a str, &'a str, &'a str, u32);
+
+fn commongen_files(dir: &Path, split: &str, rows: &[CgRow<'_>]) {
+    let col = |f: &dyn Fn(&CgRow<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>().join("\n");
     write(
         dir,
         &format!("commongen/commongen.{split}.cs_str.txt"),
