@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::kl::KlController;
 use crate::optim::Optim;
+use crate::policy::{Policy, TrainablePolicy};
 use crate::ppo::PpoTrainer;
 
 type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -65,7 +66,7 @@ fn read_state(dir: &Path) -> Result<TrainState, TrainError> {
     serde_json::from_str(&text).map_err(|e| err(&path, format!("corrupt state: {e}")))
 }
 
-impl<B: AutodiffBackend> PpoTrainer<B> {
+impl<B: AutodiffBackend, P: TrainablePolicy<B>> PpoTrainer<B, P> {
     /// Saves weights, optimiser state, reference policy, KL controller and iteration.
     pub fn save_checkpoint(&self, dir: impl AsRef<Path>) -> Result<(), TrainError> {
         let dir = dir.as_ref();
@@ -98,7 +99,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
     }
 
     /// Restores a checkpoint into a trainer built with the same config and model shapes
-    /// (`PpoTrainer::new` with any policy of the same architecture).
+    /// (`PpoTrainer::new` with any policy of the same architecture, GPT-2 or T5).
     pub fn load_checkpoint(mut self, dir: impl AsRef<Path>) -> Result<Self, TrainError> {
         let dir = dir.as_ref();
         let state = read_state(dir)?;
@@ -109,7 +110,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
             ));
         }
         let rec = Rec::new();
-        let device = self.model.policy.transformer.wte.weight.device();
+        let device = self.model.policy.device();
         self.model = self
             .model
             .load_file(dir.join("model"), &rec, &device)
@@ -119,7 +120,7 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                     format!("{e}; corrupt or from another model"),
                 )
             })?;
-        let inner_device = self.reference.transformer.wte.weight.device();
+        let inner_device = self.reference.device();
         self.reference = self
             .reference
             .load_file(dir.join("reference"), &rec, &inner_device)

@@ -58,9 +58,9 @@ pub fn fraction_below(stats: &[RewardStats], threshold: f64) -> f64 {
 }
 
 /// Reward mean and std of every example, estimated from `k` samples each (one batched
-/// generation of `examples.len() * k` sequences under `sampling`).
-pub fn sampled_reward_stats<B: burn::tensor::backend::Backend>(
-    model: &model::GPT2LMHeadModel<B>,
+/// generation of `examples.len() * k` sequences under `sampling`), for any policy.
+pub fn sampled_reward_stats<B: burn::tensor::backend::Backend, P: crate::policy::Policy<B>>(
+    model: &P,
     examples: &[crate::lm::Example],
     reward: &crate::lm::TaskReward,
     k: usize,
@@ -70,8 +70,7 @@ pub fn sampled_reward_stats<B: burn::tensor::backend::Backend>(
         .iter()
         .flat_map(|x| std::iter::repeat_n(x.prompt_ids.clone(), k))
         .collect();
-    let device = model.transformer.wte.weight.device();
-    let out = model::generate(model, &prompts, sampling, &device);
+    let out = model.generate(&prompts, sampling);
     let refs: Vec<&crate::lm::Example> = examples
         .iter()
         .flat_map(|x| std::iter::repeat_n(x, k))

@@ -1,19 +1,20 @@
 //! Expected-gradient RFT ("perfect exploration"): ascend
 //! `V(x) = sum_y p(y|x) r(x, y)` exactly, by enumerating every output `y`, for short sequences
-//! over small vocabularies (ml-rlgrad's `expected_reinforce`, here for a causal LM).
+//! over small vocabularies (ml-rlgrad's `expected_reinforce`, here for any [`Policy`]).
 //!
 //! The output space is all sequences of exactly `length` tokens; the policy generates that many
 //! tokens with no early stop, so `sum_y p(y|x) = 1`.
 
+use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use model::GPT2LMHeadModel;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::diagnostics::RewardStats;
 use crate::lm::{score, to_vec};
 use crate::optim::{OptimConfig, Trainer};
+use crate::policy::Policy;
 
 /// Every sequence of `length` tokens over ids `0..vocab`, in lexicographic order.
 pub fn all_sequences(vocab: usize, length: usize) -> Vec<Vec<u32>> {
@@ -45,8 +46,8 @@ pub struct ExactValue<B: Backend> {
 
 /// `V(x)` for each prompt, with `rewards[x][y] = r(x, outputs[y])`, in one batched pass over all
 /// prompt-output pairs.
-pub fn exact_value<B: Backend>(
-    model: &GPT2LMHeadModel<B>,
+pub fn exact_value<B: Backend, P: Policy<B>>(
+    model: &P,
     prompts: &[Vec<u32>],
     outputs: &[Vec<u32>],
     rewards: &[Vec<f64>],
@@ -83,8 +84,8 @@ pub fn exact_value<B: Backend>(
 
 /// Norm of the exact gradient of a group's objective `(1/|G|) sum_{x in G} V(x)`, the way
 /// ml-rlgrad measures it for the small-std inputs and for the rest.
-pub fn group_gradient_norm<B: AutodiffBackend>(
-    model: &GPT2LMHeadModel<B>,
+pub fn group_gradient_norm<B: AutodiffBackend, P: Policy<B> + AutodiffModule<B>>(
+    model: &P,
     prompts: &[Vec<u32>],
     outputs: &[Vec<u32>],
     rewards: &[Vec<f64>],
@@ -159,22 +160,22 @@ pub struct ExactLog {
 }
 
 /// Exact expected-gradient ascent on `V` for `config.steps` steps (full batch).
-pub fn train_exact_rft<B: AutodiffBackend>(
-    mut model: GPT2LMHeadModel<B>,
+pub fn train_exact_rft<B: AutodiffBackend, P: Policy<B> + AutodiffModule<B>>(
+    mut model: P,
     prompts: &[Vec<u32>],
     outputs: &[Vec<u32>],
     rewards: &[Vec<f64>],
     pad: u32,
     config: &ExactRftConfig,
     mut log: impl FnMut(&ExactLog),
-) -> Result<GPT2LMHeadModel<B>, TrainError> {
+) -> Result<P, TrainError> {
     config.optim.validate().map_err(TrainError::Config)?;
     let initial = (config.kl_target == KlTarget::Initial).then(|| {
         exact_value(&model, prompts, outputs, rewards, pad)
             .logprobs
             .detach()
     });
-    let mut trainer = Trainer::<B, GPT2LMHeadModel<B>>::new(config.optim.clone());
+    let mut trainer = Trainer::<B, P>::new(config.optim.clone());
     for step in 0..config.steps {
         let exact = exact_value(&model, prompts, outputs, rewards, pad);
         let mean_value: f64 = exact.value.clone().mean().into_scalar().elem();

@@ -1,6 +1,8 @@
 //! Every optimisation procedure of the paper, written once over the `model` crate's burn
 //! backends, plus the instruments that make vanishing gradients visible.
 //!
+//! * [`policy`]: the one policy abstraction ([`policy::Policy`]) every trainer is generic over,
+//!   implemented for GPT-2 and T5.
 //! * [`sft`]: supervised finetuning (token cross-entropy), with the partial-SFT knobs.
 //! * [`exact`]: expected-gradient RFT, `V(x) = sum_y p(y|x) r(x, y)` by enumeration.
 //! * [`pg`]: sample-based policy gradients: REINFORCE (optional group-mean baseline, KL penalty),
@@ -31,6 +33,7 @@ pub mod lm;
 pub mod names;
 pub mod optim;
 pub mod pg;
+pub mod policy;
 pub mod ppo;
 pub mod sft;
 pub mod synthetic;

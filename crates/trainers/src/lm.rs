@@ -1,14 +1,13 @@
-//! The language-model side shared by every trainer: examples, the task reward, sampling
-//! rollouts, and teacher-forced scores of completions laid out token by token.
-//!
-//! Layout: a batch of prompts (left-padded) followed by completions (right-padded), scored in one
-//! forward pass ([`model::CausalBatch`]). Completion token `i` of row `b` is the target at column
-//! `prompt_width - 1 + i` of the `[batch, seq - 1]` score tensors.
+//! The language-model side shared by every trainer: examples, the task reward, generation
+//! settings, and greedy evaluation of any [`Policy`] (GPT-2 or T5). Teacher-forced scores and
+//! their token layout are the policy's ([`crate::policy`]).
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
-use model::{CausalBatch, CompletionScores, GPT2LMHeadModel, SamplingConfig, score_completions};
+use model::{CompletionScores, SamplingConfig};
 use rewards::{Reward, Sample};
+
+use crate::policy::{Layout, Policy};
 
 /// One input `x` of the RFT objective: a tokenised prompt, its reference texts (for the reward)
 /// and one tokenised reference continuation (for SFT).
@@ -107,45 +106,15 @@ pub struct Tokens {
     pub pad: u32,
 }
 
-/// Teacher-forced scores of `completions` after `prompts`, in one batched pass.
-pub fn score<B: Backend>(
-    model: &GPT2LMHeadModel<B>,
+/// Teacher-forced scores of `completions` after `prompts`, in one batched pass
+/// ([`Policy::score`]); completion token `i` of row `b` is at column `layout.offset + i`.
+pub fn score<B: Backend, P: Policy<B>>(
+    model: &P,
     prompts: &[Vec<u32>],
     completions: &[Vec<u32>],
     pad: u32,
-) -> (CausalBatch<B>, CompletionScores<B>) {
-    let device = model.transformer.wte.weight.device();
-    let batch = CausalBatch::new(prompts, completions, pad, &device);
-    let scores = score_completions(model, &batch);
-    (batch, scores)
-}
-
-/// Row `b`'s completion segment of a `[batch, seq - 1]` host matrix.
-pub fn completion_row(
-    flat: &[f32],
-    cols: usize,
-    prompt_width: usize,
-    b: usize,
-    len: usize,
-) -> Vec<f64> {
-    let start = b * cols + prompt_width - 1;
-    flat[start..start + len].iter().map(|&x| x as f64).collect()
-}
-
-/// A `[batch, seq - 1]` tensor with `rows[b][i]` at completion token `i` of row `b`, 0 elsewhere.
-pub fn completion_tensor<B: Backend>(
-    rows: &[Vec<f64>],
-    cols: usize,
-    prompt_width: usize,
-    device: &B::Device,
-) -> Tensor<B, 2> {
-    let mut flat = vec![0f32; rows.len() * cols];
-    for (b, row) in rows.iter().enumerate() {
-        for (i, &v) in row.iter().enumerate() {
-            flat[b * cols + prompt_width - 1 + i] = v as f32;
-        }
-    }
-    Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), device)
+) -> (Layout, CompletionScores<B>) {
+    model.score(prompts, completions, pad)
 }
 
 /// Host copy of a float tensor.
@@ -157,8 +126,8 @@ pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
 }
 
 /// Mean task reward of greedy decoding over `examples` (no gradients), and each example's reward.
-pub fn evaluate_greedy<B: Backend>(
-    model: &GPT2LMHeadModel<B>,
+pub fn evaluate_greedy<B: Backend, P: Policy<B>>(
+    model: &P,
     examples: &[Example],
     reward: &TaskReward,
     tokens: Tokens,
@@ -172,8 +141,7 @@ pub fn evaluate_greedy<B: Backend>(
         pad_token_id: tokens.pad,
         ..SamplingConfig::default()
     };
-    let device = model.transformer.wte.weight.device();
-    let out = model::generate(model, &prompts, &config, &device);
+    let out = model.generate(&prompts, &config);
     let refs: Vec<&Example> = examples.iter().collect();
     let scores = reward.score(&refs, &out.tokens);
     let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;

@@ -7,18 +7,15 @@
 //! `r'(x, y) = r(x, y) - kl_coeff * sum_t [log p(y_t|..) - log p_0(y_t|..)]`.
 //! With `n_epochs > 1` the update reuses the samples with the clipped ratio of PPO/GRPO.
 
-use burn::module::AutodiffModule;
+use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Tensor};
-use model::{GPT2LMHeadModel, generate};
 use seeds::{Stream, step_seed};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{RewardStats, fraction_below};
-use crate::lm::{
-    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score, to_vec,
-};
+use crate::lm::{Example, GenerationKwargs, TaskReward, Tokens, score, to_vec};
 use crate::optim::{OptimConfig, Trainer};
+use crate::policy::{Policy, TrainablePolicy};
 use crate::{TrainError, ensure_finite};
 
 /// How a sample's advantage is formed from the rewards of its group.
@@ -194,11 +191,11 @@ pub struct PgLog {
     pub learning_rate: f64,
 }
 
-/// Policy-gradient training state: policy, frozen reference, optimiser, step.
-pub struct PgTrainer<B: AutodiffBackend> {
-    pub policy: GPT2LMHeadModel<B>,
-    pub reference: GPT2LMHeadModel<B::InnerBackend>,
-    pub trainer: Trainer<B, GPT2LMHeadModel<B>>,
+/// Policy-gradient training state: policy (GPT-2 or T5), frozen reference, optimiser, step.
+pub struct PgTrainer<B: AutodiffBackend, P: TrainablePolicy<B>> {
+    pub policy: P,
+    pub reference: P::InnerModule,
+    pub trainer: Trainer<B, P>,
     pub config: PgConfig,
     pub tokens: Tokens,
     pub seed: u64,
@@ -212,13 +209,8 @@ struct Group {
     rewards: Vec<f64>,
 }
 
-impl<B: AutodiffBackend> PgTrainer<B> {
-    pub fn new(
-        policy: GPT2LMHeadModel<B>,
-        config: PgConfig,
-        tokens: Tokens,
-        seed: u64,
-    ) -> Result<Self, TrainError> {
+impl<B: AutodiffBackend, P: TrainablePolicy<B>> PgTrainer<B, P> {
+    pub fn new(policy: P, config: PgConfig, tokens: Tokens, seed: u64) -> Result<Self, TrainError> {
         config.validate()?;
         Ok(PgTrainer {
             reference: policy.valid(),
@@ -260,9 +252,7 @@ impl<B: AutodiffBackend> PgTrainer<B> {
                 (self.step * 1000 + round) as u64,
             ),
         );
-        let inner = self.policy.valid();
-        let device = inner.transformer.wte.weight.device();
-        let out = generate(&inner, &prompts, &sampling, &device);
+        let out = self.policy.valid().generate(&prompts, &sampling);
         let refs: Vec<&Example> = picks
             .iter()
             .flat_map(|&i| std::iter::repeat_n(&examples[i], k))
@@ -370,11 +360,10 @@ impl<B: AutodiffBackend> PgTrainer<B> {
 
         let mut last = (0.0, 0.0, 0.0, 0.0);
         for _epoch in 0..cfg.n_epochs {
-            let (batch, scores) = score(&self.policy, &prompts, &outputs, self.tokens.pad);
-            let cols = batch.completion_mask.dims()[1];
+            let (layout, scores) = score(&self.policy, &prompts, &outputs, self.tokens.pad);
             let device = scores.mask.device();
-            let old = completion_tensor::<B>(&old_logprobs, cols, batch.prompt_width, &device);
-            let w = completion_tensor::<B>(&weights, cols, batch.prompt_width, &device);
+            let old = layout.tensor::<B>(&old_logprobs, &device);
+            let w = layout.tensor::<B>(&weights, &device);
             let mask = scores.mask.clone();
             let ratio = (scores.token_logprobs.clone() - old.clone()).exp();
             // min(ratio A, clip(ratio) A) with the aggregation weight folded into A; at the first
@@ -418,17 +407,6 @@ impl<B: AutodiffBackend> PgTrainer<B> {
         self.step += 1;
         Ok(log)
     }
-}
-
-/// Host helper for tests: row `b` of a completion-aligned tensor.
-pub fn row_of<B: burn::tensor::backend::Backend>(
-    t: Tensor<B, 2>,
-    prompt_width: usize,
-    b: usize,
-    len: usize,
-) -> Vec<f64> {
-    let cols = t.dims()[1];
-    completion_row(&to_vec(t), cols, prompt_width, b, len)
 }
 
 #[cfg(test)]

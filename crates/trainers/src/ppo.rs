@@ -6,13 +6,16 @@
 //! 2. Per-token reward: the task reward at the episode's last token, minus
 //!    `beta * (log p(y_t|..) - log p_0(y_t|..))` at every token (p_0: the frozen initial policy).
 //! 3. GAE (`gamma`, `gae_lambda`) with the value model (a copy of the initial LM with a scalar
-//!    value head, as RL4LMs' actor-critic policies), terminal value 0.
+//!    value head, as RL4LMs' actor-critic policies: on GPT-2's last layer for a causal policy, on
+//!    the decoder's last layer for T5, as `seq2seq_lm_actor_critic_policy`), terminal value 0.
 //! 4. Adaptive KL: `beta <- beta (1 + 0.1 clip((KL - target_kl) / target_kl, -0.2, 0.2))` with KL
 //!    the mean per-token log-ratio of the rollout.
 //! 5. `n_epochs` passes over shuffled minibatches of ~`batch_size` tokens: clipped surrogate
 //!    (`clip_range`), advantages normalised per minibatch, value loss `vf_coef * MSE`, entropy bonus
 //!    `ent_coef`, global gradient clipping `max_grad_norm`, and SB3's early stop when the
 //!    approximate KL exceeds `1.5 * alg.args.target_kl` (if set).
+//!
+//! The policy is any [`Policy`] (GPT-2 or T5); the algorithm never looks inside it.
 //!
 //! Deviation: RL4LMs shuffles single token transitions into minibatches; we shuffle whole episodes
 //! (adding them until a minibatch holds at least `batch_size` tokens), so each minibatch is one
@@ -21,7 +24,7 @@
 use burn::module::{AutodiffModule, Module, ModuleMapper, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
-use model::{GPT2LMHeadModel, ValueHead, generate};
+use model::ValueHead;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use seeds::{Stream, step_seed};
@@ -29,10 +32,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::gae::gae;
 use crate::kl::KlController;
-use crate::lm::{
-    Example, GenerationKwargs, TaskReward, Tokens, completion_row, completion_tensor, score, to_vec,
-};
+use crate::lm::{Example, GenerationKwargs, TaskReward, Tokens, score, to_vec};
 use crate::optim::{OptimConfig, Trainer};
+use crate::policy::{Layout, Policy, TrainablePolicy};
 use crate::{TrainError, ensure_finite};
 
 /// RL4LMs' `env` block.
@@ -174,9 +176,9 @@ impl PpoConfig {
 
 /// The policy and its critic (a separate LM trunk plus a scalar head), optimised together.
 #[derive(Module, Debug)]
-pub struct ActorCritic<B: Backend> {
-    pub policy: GPT2LMHeadModel<B>,
-    pub value_model: GPT2LMHeadModel<B>,
+pub struct ActorCritic<B: Backend, P: Module<B>> {
+    pub policy: P,
+    pub value_model: P,
     pub value_head: ValueHead<B>,
 }
 
@@ -189,17 +191,13 @@ impl<B: Backend> ModuleMapper<B> for FreshIds {
     }
 }
 
-impl<B: Backend> ActorCritic<B> {
-    /// The critic starts as a copy of the policy's LM with a fresh value head
-    /// (`N(0, initializer_range)`, drawn from `seed`).
-    pub fn new(policy: GPT2LMHeadModel<B>, seed: u64, device: &B::Device) -> Self {
+impl<B: Backend, P: Policy<B>> ActorCritic<B, P> {
+    /// The critic starts as a copy of the policy's LM (fresh parameter ids) with a fresh value
+    /// head (`N(0, policy.value_head_std())`, drawn from `seed`).
+    pub fn new(policy: P, seed: u64, device: &B::Device) -> Self {
         let value_model = policy.clone().map(&mut FreshIds);
-        let value_head = ValueHead::init(
-            policy.config.n_embd,
-            policy.config.initializer_range,
-            seed,
-            device,
-        );
+        let value_head =
+            ValueHead::init(policy.hidden_size(), policy.value_head_std(), seed, device);
         ActorCritic {
             policy,
             value_model,
@@ -207,18 +205,17 @@ impl<B: Backend> ActorCritic<B> {
         }
     }
 
-    /// `[batch, seq - 1]` values of the states before each target token of a scored batch.
-    pub fn values(&self, batch: &model::CausalBatch<B>) -> Tensor<B, 2> {
-        let hidden = self.value_model.forward_hidden(
-            batch.input_ids.clone(),
-            batch.attention_mask.clone(),
-            None,
-            None,
-        );
-        let [b, seq, _] = hidden.dims();
-        self.value_head
-            .forward(hidden.narrow(1, 0, seq - 1))
-            .reshape([b, seq - 1])
+    /// Values `[batch, layout.cols]` of the state before each completion token, in the policy's
+    /// [`Layout`] for these prompts and completions.
+    pub fn values(
+        &self,
+        prompts: &[Vec<u32>],
+        completions: &[Vec<u32>],
+        pad: u32,
+    ) -> (Layout, Tensor<B, 2>) {
+        let (layout, hidden) = self.value_model.hidden_states(prompts, completions, pad);
+        let [b, cols, _] = hidden.dims();
+        (layout, self.value_head.forward(hidden).reshape([b, cols]))
     }
 }
 
@@ -276,10 +273,10 @@ pub struct PpoLog {
 }
 
 /// PPO state: actor-critic, frozen reference, optimiser, KL controller and iteration.
-pub struct PpoTrainer<B: AutodiffBackend> {
-    pub model: ActorCritic<B>,
-    pub reference: GPT2LMHeadModel<B::InnerBackend>,
-    pub trainer: Trainer<B, ActorCritic<B>>,
+pub struct PpoTrainer<B: AutodiffBackend, P: TrainablePolicy<B>> {
+    pub model: ActorCritic<B, P>,
+    pub reference: P::InnerModule,
+    pub trainer: Trainer<B, ActorCritic<B, P>>,
     pub kl: KlController,
     pub config: PpoConfig,
     pub tokens: Tokens,
@@ -287,15 +284,15 @@ pub struct PpoTrainer<B: AutodiffBackend> {
     pub iteration: usize,
 }
 
-impl<B: AutodiffBackend> PpoTrainer<B> {
+impl<B: AutodiffBackend, P: TrainablePolicy<B>> PpoTrainer<B, P> {
     pub fn new(
-        policy: GPT2LMHeadModel<B>,
+        policy: P,
         config: PpoConfig,
         tokens: Tokens,
         seed: u64,
     ) -> Result<Self, TrainError> {
         config.validate()?;
-        let device = policy.transformer.wte.weight.device();
+        let device = policy.device();
         let reference = policy.valid();
         let model = ActorCritic::new(policy, seed, &device);
         Ok(PpoTrainer {
@@ -325,7 +322,6 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
             .min(cfg.env.args.max_episode_length);
         let eos = self.tokens.eos.filter(|_| cfg.env.args.terminate_on_eos);
         let inner = self.model.valid();
-        let device = inner.policy.transformer.wte.weight.device();
         let mut episodes = Vec::new();
         let mut transitions = 0;
         let mut batch_no = 0u64;
@@ -348,22 +344,22 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
                 self.tokens.pad,
                 step_seed(draw, Stream::PpoSampling, 0),
             );
-            let out = generate(&inner.policy, &prompts, &sampling, &device);
+            let out = inner.policy.generate(&prompts, &sampling);
             let refs: Vec<&Example> = picks.iter().map(|&i| &examples[i]).collect();
             let task = reward.score(&refs, &out.tokens);
 
-            let (batch, ref_scores) =
+            let (layout, ref_scores) =
                 score(&self.reference, &prompts, &out.tokens, self.tokens.pad);
-            let values = inner.values(&batch);
-            let cols = batch.completion_mask.dims()[1];
+            let (value_layout, values) = inner.values(&prompts, &out.tokens, self.tokens.pad);
+            debug_assert_eq!(layout, value_layout);
             let ref_flat = to_vec(ref_scores.token_logprobs);
             let value_flat = to_vec(values);
             for (b, output) in out.tokens.iter().enumerate() {
                 let len = output.len();
                 ensure_finite(self.iteration, "task reward", task[b])?;
                 let old: Vec<f64> = out.logprobs[b].iter().map(|&x| x as f64).collect();
-                let refp = completion_row(&ref_flat, cols, batch.prompt_width, b, len);
-                let v = completion_row(&value_flat, cols, batch.prompt_width, b, len);
+                let refp = layout.row(&ref_flat, b, len);
+                let v = layout.row(&value_flat, b, len);
                 let kl: Vec<f64> = old.iter().zip(&refp).map(|(p, q)| p - q).collect();
                 // A NaN value or log-probability would only surface later, as a NaN loss.
                 for &x in &v {
@@ -484,9 +480,8 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
             .map(|e| examples[e.example].prompt_ids.clone())
             .collect();
         let outputs: Vec<Vec<u32>> = mb.iter().map(|e| e.output.clone()).collect();
-        let (batch, scores) = score(&self.model.policy, &prompts, &outputs, self.tokens.pad);
-        let values = self.model.values(&batch);
-        let cols = batch.completion_mask.dims()[1];
+        let (layout, scores) = score(&self.model.policy, &prompts, &outputs, self.tokens.pad);
+        let (_, values) = self.model.values(&prompts, &outputs, self.tokens.pad);
         let device = values.device();
         let ntok = outputs.iter().map(Vec::len).sum::<usize>().max(1) as f64;
 
@@ -502,10 +497,9 @@ impl<B: AutodiffBackend> PpoTrainer<B> {
         }
         let olds: Vec<Vec<f64>> = mb.iter().map(|e| e.old_logprobs.clone()).collect();
         let rets: Vec<Vec<f64>> = mb.iter().map(|e| e.returns.clone()).collect();
-        let pw = batch.prompt_width;
-        let old = completion_tensor::<B>(&olds, cols, pw, &device);
-        let adv = completion_tensor::<B>(&adv, cols, pw, &device);
-        let returns = completion_tensor::<B>(&rets, cols, pw, &device);
+        let old = layout.tensor::<B>(&olds, &device);
+        let adv = layout.tensor::<B>(&adv, &device);
+        let returns = layout.tensor::<B>(&rets, &device);
         let mask = scores.mask.clone();
 
         let log_ratio = scores.token_logprobs.clone() - old.clone();

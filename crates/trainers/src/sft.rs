@@ -1,9 +1,9 @@
 //! Supervised finetuning: token-level cross-entropy of the reference continuation given the
-//! prompt. The paper's partial-SFT grid turns two knobs: `max_steps` and `frac_train_samples`.
+//! prompt, for any [`Policy`]. The paper's partial-SFT grid turns two knobs: `max_steps` and `frac_train_samples`.
 
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
-use model::{CausalBatch, GPT2LMHeadModel, completion_logprobs};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::lm::Example;
 use crate::optim::{OptimConfig, Trainer};
+use crate::policy::Policy;
 use seeds::{Stream, step_seed};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,17 +60,16 @@ pub fn train_subset(n: usize, frac: f64, seed: u64) -> Vec<usize> {
 }
 
 /// Mean negative log-likelihood per target token: `-(1/T) sum_t log p(y_t | x, y_<t)`.
-pub fn sft_loss<B: AutodiffBackend>(
-    model: &GPT2LMHeadModel<B>,
+pub fn sft_loss<B: AutodiffBackend, P: Policy<B>>(
+    model: &P,
     examples: &[&Example],
     pad: u32,
 ) -> Tensor<B, 1> {
     let prompts: Vec<Vec<u32>> = examples.iter().map(|x| x.prompt_ids.clone()).collect();
     let targets: Vec<Vec<u32>> = examples.iter().map(|x| x.target_ids.clone()).collect();
     let tokens: usize = targets.iter().map(Vec::len).sum();
-    let device = model.transformer.wte.weight.device();
-    let batch = CausalBatch::new(&prompts, &targets, pad, &device);
-    completion_logprobs(model, &batch)
+    model
+        .completion_logprobs(&prompts, &targets, pad)
         .sum()
         .neg()
         .div_scalar(tokens.max(1) as f64)
@@ -86,19 +86,19 @@ pub struct SftLog {
 
 /// Runs `config.max_steps` SFT steps on the seeded subset of `examples`, batches drawn by a
 /// seeded shuffle per epoch; calls `log` after every step.
-pub fn train_sft<B: AutodiffBackend>(
-    mut model: GPT2LMHeadModel<B>,
+pub fn train_sft<B: AutodiffBackend, P: Policy<B> + AutodiffModule<B>>(
+    mut model: P,
     examples: &[Example],
     pad: u32,
     config: &SftConfig,
     mut log: impl FnMut(&SftLog),
-) -> Result<GPT2LMHeadModel<B>, TrainError> {
+) -> Result<P, TrainError> {
     config.validate()?;
     if examples.is_empty() {
         return Err(TrainError::Config("SFT needs at least one example".into()));
     }
     let subset = train_subset(examples.len(), config.frac_train_samples, config.seed);
-    let mut trainer = Trainer::<B, GPT2LMHeadModel<B>>::new(config.optim.clone());
+    let mut trainer = Trainer::<B, P>::new(config.optim.clone());
     let mut order: Vec<usize> = Vec::new();
     let mut epoch = 0u64;
     for step in 0..config.max_steps {

@@ -4,9 +4,13 @@
 //! Prompt `a b c =`, target `c b a <eos>`. The reward scores the decoded letters (space
 //! separated, up to EOS) against the reversed string with any metric of the `rewards` registry
 //! (default: rouge-score ROUGE-L F, which gives partial credit and cares about order).
+//!
+//! The same examples train a GPT-2 ([`ReverseTask::model`]: prompt and completion in one sequence)
+//! or a T5 ([`ReverseTask::t5_model`]: the prompt `a b c =` is the encoder's source, the decoder
+//! starts from EOS/pad and writes `c b a <eos>`).
 
 use burn::tensor::backend::Backend;
-use model::{GPT2Config, GPT2LMHeadModel};
+use model::{GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -111,6 +115,42 @@ impl ReverseTask {
             ..GPT2Config::default()
         };
         Ok(GPT2LMHeadModel::init(config, seed, device)?)
+    }
+
+    /// A small T5 for this vocabulary, initialised from `seed`: `n_layer` encoder and `n_layer`
+    /// decoder blocks, `d_model` wide, `n_head` heads of `d_model / n_head`, feed-forward
+    /// `4 d_model`, tied embeddings. Pad, EOS and the decoder start are all [`EOS`] (T5 starts its
+    /// decoder from pad). The prompt goes to the encoder as is, without T5's appended `</s>`: the
+    /// separator already ends it.
+    pub fn t5_model<B: Backend>(
+        &self,
+        n_layer: usize,
+        d_model: usize,
+        n_head: usize,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<T5ForConditionalGeneration<B>, TrainError> {
+        if n_head == 0 || !d_model.is_multiple_of(n_head) {
+            return Err(TrainError::Config(format!(
+                "t5_model needs n_head dividing d_model, got {n_head} and {d_model}"
+            )));
+        }
+        let config = T5Config {
+            vocab_size: self.vocab_size(),
+            d_model,
+            d_kv: d_model / n_head,
+            d_ff: 4 * d_model,
+            num_layers: n_layer,
+            num_decoder_layers: Some(n_layer),
+            num_heads: n_head,
+            relative_attention_num_buckets: 8,
+            relative_attention_max_distance: 2 * self.length + 4,
+            pad_token_id: EOS,
+            eos_token_id: EOS,
+            decoder_start_token_id: EOS,
+            ..T5Config::default()
+        };
+        Ok(T5ForConditionalGeneration::init(config, seed, device)?)
     }
 }
 
