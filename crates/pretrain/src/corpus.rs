@@ -7,9 +7,10 @@
 //!   starts one). WikiText's number and hyphen escapes (` @-@ `, ` @,@ `, ` @.@ `) are undone;
 //!   its `<unk>` tokens are kept as text.
 //! * `imdb-unlabelled`: movie reviews, standing in for the IMDB text `lvwerra/gpt2-imdb` was
-//!   finetuned on: the reviews at odd positions (1, 3, 5, ... in file order) of the IMDB test
-//!   file `imdb/imdb_test_subset.csv`. The IMDB task holds out the even positions as its test
-//!   pool and draws its training prompts from the train file, so no task input is pretrained on.
+//!   finetuned on: the reviews at odd positions (0-based 1, 3, 5, ... in file order) of the IMDB
+//!   test file `imdb/imdb_test_subset.csv` ([`grue::imdb::pretraining_reviews`]). The IMDB task
+//!   holds out the even positions as its test pool and draws its training prompts from the train
+//!   file, so no task input is pretrained on.
 //!
 //! No finetuning task's inputs are in either source. Every 20th document (positions 19, 39, ...
 //! of the combined list) is the validation set.
@@ -79,10 +80,8 @@ impl Corpus {
                 })?;
                 let found = match source {
                     CorpusSource::Wikitext2 => wikitext_articles(&text),
-                    CorpusSource::ImdbUnlabelled => {
-                        let rows = csv_rows(&text).with_context(|| path.display().to_string())?;
-                        imdb_odd_reviews(&rows).with_context(|| path.display().to_string())?
-                    }
+                    CorpusSource::ImdbUnlabelled => grue::imdb::pretraining_reviews(data_dir)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
                 };
                 if found.is_empty() {
                     bail!("{}: no documents found", path.display());
@@ -150,72 +149,6 @@ pub fn wikitext_articles(text: &str) -> Vec<String> {
     articles
 }
 
-/// The `review` column of the rows at odd positions (1, 3, ...) of an IMDB CSV (header
-/// `id,rating,label,review`).
-pub fn imdb_odd_reviews(rows: &[Vec<String>]) -> Result<Vec<String>> {
-    let Some((header, body)) = rows.split_first() else {
-        bail!("empty CSV: expected a header id,rating,label,review");
-    };
-    let col = header
-        .iter()
-        .position(|h| h == "review")
-        .with_context(|| format!("no `review` column in the header {header:?}"))?;
-    body.iter()
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(i, row)| {
-            row.get(col)
-                .cloned()
-                .with_context(|| format!("row {} has {} fields, no review", i + 2, row.len()))
-        })
-        .collect()
-}
-
-/// RFC 4180 CSV: comma-separated, `"`-quoted fields with `""` escapes and newlines inside quotes.
-pub fn csv_rows(text: &str) -> Result<Vec<Vec<String>>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let (mut quoted, mut line) = (false, 1usize);
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        bail!("line {line}: a quoted field is never closed");
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,20 +160,6 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(a[0], "= Alpha =\nIt is 1,000-odd .\n= = Part = =\nMore .\n");
         assert_eq!(a[1], "= Beta =\nTwo.5 .\n");
-    }
-
-    #[test]
-    fn csv_reads_quotes_escapes_and_newlines_and_imdb_keeps_odd_rows() {
-        let text = "id,rating,label,review\n0,9,1,\"Great, \"\"really\"\".\nYes\"\n1,2,0,Bad\r\n2,8,1,Fine\n3,1,0,\"Awful\"";
-        let rows = csv_rows(text).unwrap();
-        assert_eq!(rows.len(), 5);
-        assert_eq!(rows[1][3], "Great, \"really\".\nYes");
-        assert_eq!(
-            imdb_odd_reviews(&rows).unwrap(),
-            vec!["Bad".to_string(), "Awful".to_string()]
-        );
-        assert!(csv_rows("a,\"b\n").is_err());
-        assert!(imdb_odd_reviews(&csv_rows("id,text\n1,x\n2,y\n").unwrap()).is_err());
     }
 
     #[test]
