@@ -125,16 +125,17 @@ pub struct TokenizerSpec {
 }
 
 /// How a low reward is decided for Figure 1 (our choice: the paper and ml-rlgrad's code publish
-/// no threshold). An input is "low reward" when its mean reward over the pretrained model's
-/// samples is at most the `quantile` of those per-input means over the training inputs sampled,
-/// which makes the threshold relative to each task's reward scale.
+/// no threshold). An input is "low reward" when its mean reward over the model's samples is below
+/// `below`. Every GRUE reward lies in [0, 1] (ROUGE, BLEU / 100, METEOR, a class probability), so
+/// one absolute threshold serves all tasks; a relative one (a quantile of the per-input means)
+/// would call a fixed share of every task's inputs "low" and could not show Finding I.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LowReward {
-    pub quantile: f64,
+    pub below: f64,
 }
 
-/// Default for every task: the lowest 10% of per-input mean rewards.
-pub const LOW_REWARD: LowReward = LowReward { quantile: 0.1 };
+/// Default for every task: a mean reward below 0.1.
+pub const LOW_REWARD: LowReward = LowReward { below: 0.1 };
 
 /// Everything about a task except its data.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -83,6 +83,8 @@ pub fn all_panels() -> Vec<Panel> {
             }],
             small_std: 0.05,
             reward_label: "reward".into(),
+            reward_range: Some((0.0, 1.0)),
+            low_reward: Some(0.2),
         }),
         Panel::Heatmap(HeatmapPanel {
             title: "partial SFT".into(),

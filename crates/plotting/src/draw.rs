@@ -436,7 +436,10 @@ fn draw_mean_std<DB: DrawingBackend>(
         .filter(|v| v.is_finite())
         .fold(p.small_std, f64::max);
     let xr = 0.0..xmax * 1.05;
-    let yr = span(&y, all().map(|q| q.1));
+    let yr = match p.reward_range {
+        Some((lo, hi)) => lo..hi,
+        None => span(&y, all().map(|q| q.1)),
+    };
     let mut chart = chart(area, &p.title, &x, &y, xr, yr.clone())?;
     chart
         .draw_series(std::iter::once(Rectangle::new(
@@ -451,6 +454,28 @@ fn draw_mean_std<DB: DrawingBackend>(
                 RGBColor(200, 200, 200).filled(),
             )
         });
+    if let Some(low) = p.low_reward {
+        let n = all().count().max(1);
+        let corner = all().filter(|q| q.0 < p.small_std && q.1 < low).count();
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, yr.start), (p.small_std, low.min(yr.end))],
+                RGBColor(214, 39, 40).mix(0.25).filled(),
+            )))
+            .map_err(err)?
+            .label(format!(
+                "std < {} & mean < {} ({:.1}%)",
+                format_short(p.small_std),
+                format_short(low),
+                100.0 * corner as f64 / n as f64
+            ))
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 16, y + 6)],
+                    RGBColor(214, 39, 40).mix(0.5).filled(),
+                )
+            });
+    }
     for (i, g) in p.groups.iter().enumerate() {
         let c = color(i);
         let n = g.points.len().max(1);

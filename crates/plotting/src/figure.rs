@@ -128,6 +128,11 @@ pub struct MeanStdPanel {
     pub small_std: f64,
     /// Label of the reward, e.g. "ROUGE-L" (axes read "reward mean" / "reward std").
     pub reward_label: String,
+    /// Fixed range of the reward-mean axis (e.g. `(0, 1)`); `None` fits the data.
+    pub reward_range: Option<(f64, f64)>,
+    /// Marks the small-std, low-reward corner (`std < small_std`, `mean < low_reward`) and states
+    /// its share in the legend.
+    pub low_reward: Option<f64>,
 }
 
 /// An annotated heatmap; `values[row][col]`, rows drawn top to bottom. `NaN` cells are left blank.

@@ -2,11 +2,10 @@
 //! checkpoint our loaders open, the cache is reused, and a run killed mid-way resumes to the same
 //! bytes as an uninterrupted one.
 
-use burn::backend::Autodiff;
 use model::{CpuBackend, GPT2LMHeadModel, LmTokenizer, T5ForConditionalGeneration};
 use pretrain::{Corpus, PretrainSpec, RunOptions, pretrain};
 
-type B = Autodiff<CpuBackend>;
+type B = CpuBackend;
 
 /// 60 short "documents" of repetitive English, so a tiny model learns something in a few steps.
 fn corpus() -> Corpus {

@@ -12,7 +12,9 @@
 
 pub mod cache;
 pub mod controlled;
+pub mod grue;
 pub mod params;
+pub mod reward_std;
 pub mod rows;
 pub mod synthetic;
 pub mod theory;

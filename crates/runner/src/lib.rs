@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod datasets;
+pub mod diagnose;
 pub mod experiments;
 pub mod learned;
 pub mod lm;

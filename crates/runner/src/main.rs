@@ -32,6 +32,64 @@ struct Common {
     data_dir: PathBuf,
 }
 
+#[derive(clap::Args)]
+struct DiagnoseArgs {
+    /// Checkpoint directory, Hugging Face hub id, or `pretrained:NAME` (experiments/pretrain.yaml).
+    #[arg(long)]
+    checkpoint: String,
+    /// GRUE task: narrativeqa, totto, commongen, iwslt2017, cnn_dailymail, dailydialog, imdb.
+    #[arg(long, conflicts_with = "input")]
+    task: Option<String>,
+    /// Your own inputs instead of a task: JSONL lines {"prompt": ..., "references": [...]}.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Reward id for --input (rouge_l_max, meteor, sacre_bleu, learned_reward, ...).
+    #[arg(long, requires = "input")]
+    reward: Option<String>,
+    /// The reward's arguments as YAML, e.g. '{tokenize: intl}'.
+    #[arg(long, requires = "input")]
+    args: Option<String>,
+    /// learned_reward's classifier (directory, hub id or pretrained:NAME) instead of the task's.
+    #[arg(long)]
+    classifier: Option<String>,
+    /// train or test.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Inputs measured (a task's: the first of a seed-7 permutation of the split).
+    #[arg(long, default_value_t = 200)]
+    inputs: usize,
+    /// Samples per input.
+    #[arg(long, default_value_t = 10)]
+    samples: usize,
+    /// Inputs per batched generation.
+    #[arg(long, default_value_t = 8)]
+    chunk: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampling of --input files (a task uses its own settings).
+    #[arg(long, default_value_t = 48)]
+    max_new_tokens: usize,
+    #[arg(long)]
+    top_k: Option<usize>,
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// "Small" reward std and "low" mean reward.
+    #[arg(long, default_value_t = 0.05)]
+    small_std: f64,
+    #[arg(long, default_value_t = 0.1)]
+    low_reward: f64,
+    #[arg(long, default_value = "cpu")]
+    device: model::DeviceKind,
+    /// Output directory.
+    #[arg(long, default_value = "diagnose")]
+    out: PathBuf,
+    /// Run store whose cache holds the models pretrained here.
+    #[arg(long, default_value = "runs")]
+    store: PathBuf,
+    #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run every run of a sweep file that is not finished yet, then report.
@@ -58,6 +116,10 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Which inputs have a small reward std under a checkpoint (the paper's Figure 1 as a tool):
+    /// samples K outputs per input, scores them, writes per_input.{parquet,csv}, reward_std.{png,svg}
+    /// and summary.md into --out.
+    Diagnose(DiagnoseArgs),
     /// Render figures and tables from finished runs.
     Report {
         file: PathBuf,
@@ -286,6 +348,38 @@ fn run(cli: Cli) -> Result<()> {
                 &common.results,
                 &common.data_dir,
             )? {
+                println!("wrote {}", written.display());
+            }
+        }
+        Command::Diagnose(a) => {
+            let split = match a.split.as_str() {
+                "train" => grue::Split::Train,
+                "test" => grue::Split::Test,
+                other => anyhow::bail!("--split {other:?}: use train or test"),
+            };
+            let options = runner::diagnose::DiagnoseOptions {
+                checkpoint: a.checkpoint,
+                task: a.task,
+                input: a.input,
+                reward: a.reward,
+                reward_args: a.args,
+                classifier: a.classifier,
+                split,
+                inputs: a.inputs,
+                samples: a.samples,
+                chunk: a.chunk,
+                seed: a.seed,
+                max_new_tokens: a.max_new_tokens,
+                top_k: a.top_k,
+                temperature: a.temperature,
+                small_std: a.small_std,
+                low_reward: a.low_reward,
+                device: a.device,
+                out: a.out,
+                cache_dir: a.store.join(".cache"),
+                data_dir: a.data_dir,
+            };
+            for written in runner::diagnose::diagnose(&options)? {
                 println!("wrote {}", written.display());
             }
         }

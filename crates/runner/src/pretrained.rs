@@ -24,7 +24,8 @@ use pretrain::{Corpus, PretrainSpec, Pretrained, RunOptions};
 use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
-type Train = burn::backend::Autodiff<model::CpuBackend>;
+/// The CPU training backend (`model::CpuBackend` is already `Autodiff<Flex>`).
+type Train = model::CpuBackend;
 
 /// The prefix naming a checkpoint pretrained here.
 pub const PREFIX: &str = "pretrained:";
@@ -121,38 +122,37 @@ pub fn ensure(
         .ok_or_else(|| anyhow!("pretrain.{name} stopped before its last step"))
 }
 
-/// The checkpoint directory of `pretrained:NAME` (pretrained now if not cached), looked up in
-/// `file`'s block, then in [`SHARED_FILE`].
-pub fn resolve(
-    reference: &str,
-    file: Option<(&SweepFile, &Path)>,
-    profile: Profile,
-    store: &Path,
-    data_dir: &Path,
-) -> Result<PathBuf> {
-    let name = reference
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| anyhow!("{reference:?} is not a `pretrained:NAME` reference"))?;
-    if let Some((file, path)) = file
-        && let Some(entry) = file.pretrain.get(name)
-    {
-        let spec = spec_of(entry, profile, path, name)?;
-        return Ok(ensure(name, &spec, store, data_dir, true)?.dir);
-    }
+/// The checkpoint directory a model reference names: `pretrained:NAME[@PROFILE]` is the entry
+/// `NAME` of [`SHARED_FILE`]'s `pretrain:` block under `PROFILE` (default: `default`), pretrained
+/// now into `<cache_dir>/pretrained` if it is not there yet; anything else is a directory or a
+/// Hugging Face hub id ([`crate::lm::resolve_checkpoint`]). Pretrainings in one process run one at
+/// a time, so parallel runs that need the same model train it once.
+pub fn resolve_reference(reference: &str, cache_dir: &Path, data_dir: &Path) -> Result<PathBuf> {
+    let Some(rest) = reference.strip_prefix(PREFIX) else {
+        return crate::lm::resolve_checkpoint(Path::new(reference));
+    };
+    let (name, profile) = match rest.split_once('@') {
+        Some((n, p)) => (
+            n,
+            <Profile as clap::ValueEnum>::from_str(p, true).map_err(|_| {
+                anyhow!("{reference}: unknown profile {p:?} (use smoke, default or paper)")
+            })?,
+        ),
+        None => (rest, Profile::Default),
+    };
     let shared = Path::new(SHARED_FILE);
-    let file = crate::sweepfile::load(shared).with_context(|| {
-        format!(
-            "{reference}: no `pretrain.{name}` in the sweep file, and {SHARED_FILE} cannot be read"
-        )
-    })?;
+    let file = crate::sweepfile::load(shared)
+        .with_context(|| format!("{reference}: the `pretrain:` entries live in {SHARED_FILE}"))?;
     let entry = file.pretrain.get(name).ok_or_else(|| {
         anyhow!(
-            "{reference}: no entry `{name}` in the sweep file's or {SHARED_FILE}'s `pretrain:` block \
-             (known: {})",
+            "{reference}: no entry `{name}` in {SHARED_FILE}'s `pretrain:` block (known: {})",
             file.pretrain.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
     let spec = spec_of(entry, profile, shared, name)?;
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let store = cache_dir.parent().unwrap_or(cache_dir);
     Ok(ensure(name, &spec, store, data_dir, true)?.dir)
 }
 

@@ -4,6 +4,7 @@
 //! add one line to the `registry!` invocation below.
 
 pub mod controlled;
+pub mod reward_std;
 pub mod selftest;
 pub mod synthetic;
 pub mod theorem1;
@@ -100,4 +101,5 @@ registry! {
     Selftest => selftest::SelftestConfig(SelftestPatch, SelftestGrid),
     RftSynthetic => synthetic::SyntheticConfig(SyntheticPatch, SyntheticGrid),
     Controlled => controlled::ControlledConfig(ControlledPatch, ControlledGrid),
+    RewardStd => reward_std::RewardStdConfig(RewardStdPatch, RewardStdGrid),
 }
