@@ -45,6 +45,14 @@
 //! ```
 //!
 //! `learned_reward` then takes the directory as `model_name` (`label_ix: 1` = positive).
+//!
+//! The backend must be an autodiff backend *once*: `model::CpuBackend` (already
+//! `Autodiff<Flex>`), not `Autodiff<CpuBackend>` (burn cannot differentiate a `Linear`'s backward).
+//!
+//! Measured ([`ClassifierSpec::default_imdb`], dev profile, 2-core CPU shared with a running
+//! GPT-2 pretraining, load average 5-6): 4.35 M parameters, 282 steps, 485 s including the
+//! evaluations (18.6 training examples/s); validation accuracy 0.86 after epoch 1, 0.898 after
+//! epoch 2 (500 held-out train reviews); test accuracy 0.850 on the 2,494-review test pool.
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::{AutodiffModule, Module};
@@ -130,8 +138,8 @@ pub struct ClassifierSpec {
 }
 
 impl ClassifierSpec {
-    /// The default profile's IMDB classifier (see the crate README for its measured time and
-    /// accuracy).
+    /// The default profile's IMDB classifier (its measured time and accuracy are in the module
+    /// documentation).
     pub fn default_imdb() -> Self {
         ClassifierSpec {
             model: ClassifierArchitecture::DistilBert {

@@ -21,11 +21,11 @@ pub mod span;
 pub mod spec;
 pub mod train;
 
-pub use corpus::{Corpus, CorpusSource};
-pub use spec::{Architecture, PretrainSpec, TokenizerSpec};
-pub use train::{LogRow, PretrainRecord, Pretrained, RunOptions, cache_key, find, pretrain};
 pub use classifier::{
     ClassifierArchitecture, ClassifierData, ClassifierLogRow, ClassifierRecord, ClassifierSpec,
     LabelledData, TrainedClassifier, classifier_cache_key, find_classifier, train_classifier,
     train_classifier_on,
 };
+pub use corpus::{Corpus, CorpusSource};
+pub use spec::{Architecture, PretrainSpec, TokenizerSpec};
+pub use train::{LogRow, PretrainRecord, Pretrained, RunOptions, cache_key, find, pretrain};

@@ -13,7 +13,14 @@ type B = CpuBackend;
 const POSITIVE: [&str; 4] = ["good", "great", "wonderful", "loved"];
 const NEGATIVE: [&str; 4] = ["bad", "awful", "terrible", "hated"];
 const FILLER: [&str; 8] = [
-    "the movie", "this film", "the acting", "the plot", "the story", "it", "the ending", "i",
+    "the movie",
+    "this film",
+    "the acting",
+    "the plot",
+    "the story",
+    "it",
+    "the ending",
+    "i",
 ];
 const VERBS: [&str; 4] = ["was", "is", "really was", "seemed"];
 
@@ -43,7 +50,12 @@ fn texts(n: usize, offset: usize) -> Vec<(String, u8)> {
 fn data(dir: &Path) -> LabelledData {
     let mut vocab: Vec<&str> = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "and"];
     vocab.extend(["long"]);
-    for w in POSITIVE.iter().chain(&NEGATIVE).chain(&FILLER).chain(&VERBS) {
+    for w in POSITIVE
+        .iter()
+        .chain(&NEGATIVE)
+        .chain(&FILLER)
+        .chain(&VERBS)
+    {
         for part in w.split(' ') {
             if !vocab.contains(&part) {
                 vocab.push(part);
@@ -138,17 +150,20 @@ fn a_tiny_classifier_learns_a_synthetic_sentiment_task_and_loads_as_the_learned_
     assert!(p[0][1] > 0.8 && p[1][1] < 0.2, "{p:?}");
 
     // The second call finds it; another seed is another entry.
-    let again =
-        train_classifier_on::<B>("toy", &spec(), &data, &cache, &device, RunOptions::default())
-            .unwrap()
-            .unwrap();
+    let again = train_classifier_on::<B>(
+        "toy",
+        &spec(),
+        &data,
+        &cache,
+        &device,
+        RunOptions::default(),
+    )
+    .unwrap()
+    .unwrap();
     assert!(again.cached);
     assert_eq!(again.dir, done.dir);
     assert_eq!(again.record, done.record);
-    let other = ClassifierSpec {
-        seed: 4,
-        ..spec()
-    };
+    let other = ClassifierSpec { seed: 4, ..spec() };
     assert_ne!(
         pretrain::classifier_cache_key(&other, &data.sha256().unwrap()),
         done.record.key
@@ -156,10 +171,16 @@ fn a_tiny_classifier_learns_a_synthetic_sentiment_task_and_loads_as_the_learned_
 
     // A damaged entry is an error naming it.
     std::fs::write(done.dir.join("model.safetensors"), b"garbage").unwrap();
-    let err =
-        train_classifier_on::<B>("toy", &spec(), &data, &cache, &device, RunOptions::default())
-            .unwrap_err()
-            .to_string();
+    let err = train_classifier_on::<B>(
+        "toy",
+        &spec(),
+        &data,
+        &cache,
+        &device,
+        RunOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains(&done.dir.display().to_string()), "{err}");
     assert!(err.contains("damaged"), "{err}");
 }
@@ -201,10 +222,9 @@ fn a_classifier_stopped_mid_way_resumes_to_the_same_bytes_as_an_uninterrupted_on
         .unwrap();
         assert!(stopped.is_none());
     }
-    let resumed =
-        train_classifier_on::<B>("toy", &spec, &data, &b, &device, RunOptions::default())
-            .unwrap()
-            .unwrap();
+    let resumed = train_classifier_on::<B>("toy", &spec, &data, &b, &device, RunOptions::default())
+        .unwrap()
+        .unwrap();
     assert!(!resumed.cached);
     let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert_eq!(bytes(&whole.dir), bytes(&resumed.dir));
@@ -225,7 +245,13 @@ fn bad_classifier_specs_are_errors_that_name_the_field() {
             .unwrap_err()
             .to_string()
     };
-    assert!(err(ClassifierSpec { epochs: 0, ..spec() }).contains("epochs must be >= 1"));
+    assert!(
+        err(ClassifierSpec {
+            epochs: 0,
+            ..spec()
+        })
+        .contains("epochs must be >= 1")
+    );
     assert!(
         err(ClassifierSpec {
             max_length: 64,
