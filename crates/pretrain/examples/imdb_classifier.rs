@@ -29,5 +29,16 @@ fn main() -> anyhow::Result<()> {
     .expect("not stopped");
     println!("{}", done.dir.display());
     println!("{}", serde_json::to_string_pretty(&done.record)?);
+    // As `learned_reward` will read it.
+    let classifier =
+        model::DistilBertClassifier::<burn::backend::Flex>::load(&done.dir, &Default::default())?;
+    let texts = [
+        "This movie was wonderful. The acting was great and I loved every minute of it.",
+        "This movie was terrible. The acting was awful and I hated every minute of it.",
+    ]
+    .map(String::from);
+    for (text, p) in texts.iter().zip(classifier.probabilities(&texts, 2)?) {
+        println!("P(positive) = {:.3}: {text}", p[1]);
+    }
     Ok(())
 }

@@ -191,7 +191,7 @@ impl ClassifierSpec {
                 self.learning_rate
             ));
         }
-        if !(self.max_grad_norm > 0.0) {
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 {
             return Err(format!(
                 "max_grad_norm must be > 0, got {}",
                 self.max_grad_norm
