@@ -102,26 +102,42 @@ fn sample(split: Split, ix: usize, r: Review) -> Sample {
     }
 }
 
+/// The held-out test reviews: the test CSV's even data rows less those whose text is also an odd
+/// (pretraining) row, in file order (2,494 on the shared subset).
+pub fn test_pool(data_dir: &Path, verify: Verify) -> Result<Vec<Review>> {
+    let all = read_reviews(data_dir, TEST_FILE, verify)?;
+    let pretraining: std::collections::HashSet<&str> = all
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|r| r.text.as_str())
+        .collect();
+    Ok(all
+        .iter()
+        .step_by(2)
+        .filter(|r| !pretraining.contains(r.text.as_str()))
+        .cloned()
+        .collect())
+}
+
+/// Labelled reviews `(text, label)` (1 = positive) for training a sentiment classifier, in file
+/// order: [`Split::Train`] = every row of the train CSV (both labels, 5,000); [`Split::Test`] =
+/// the held-out test pool ([`test_pool`]: even data rows less duplicates of odd rows, 2,494).
+pub fn labelled(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<(String, u8)>> {
+    let rows = match split {
+        Split::Train => read_reviews(data_dir, TRAIN_FILE, verify)?,
+        Split::Test => test_pool(data_dir, verify)?,
+    };
+    Ok(rows.into_iter().map(|r| (r.text, r.label)).collect())
+}
+
 pub fn load(data_dir: &Path, split: Split, verify: Verify) -> Result<Vec<Sample>> {
     let rows: Vec<Review> = match split {
         Split::Train => read_reviews(data_dir, TRAIN_FILE, verify)?
             .into_iter()
             .filter(|r| r.label == 1)
             .collect(),
-        Split::Test => {
-            let all = read_reviews(data_dir, TEST_FILE, verify)?;
-            let pretraining: std::collections::HashSet<&str> = all
-                .iter()
-                .skip(1)
-                .step_by(2)
-                .map(|r| r.text.as_str())
-                .collect();
-            all.iter()
-                .step_by(2)
-                .filter(|r| !pretraining.contains(r.text.as_str()))
-                .cloned()
-                .collect()
-        }
+        Split::Test => test_pool(data_dir, verify)?,
     };
     Ok(rows
         .into_iter()

@@ -74,6 +74,23 @@ fn imdb_counts() {
             }
             Err(e) => println!("SKIPPED imdb pretraining: {e}"),
         }
+        // The sentiment classifier's labelled rows: all train rows; the test pool, same order.
+        match grue::imdb::labelled(&dir, Split::Train, grue::Verify::Manifest) {
+            Ok(train) => {
+                assert_eq!(train.len(), 5_000);
+                assert_eq!(train.iter().filter(|(_, l)| *l == 1).count(), 2_500);
+                let test = grue::imdb::labelled(&dir, Split::Test, grue::Verify::Manifest).unwrap();
+                let pool = TaskName::Imdb.test(&dir).unwrap();
+                assert_eq!(test.len(), pool.len());
+                assert!(
+                    test.iter()
+                        .zip(&pool)
+                        .all(|((t, l), s)| *t == s.references[0]
+                            && s.meta_data["label"] == serde_json::json!(*l))
+                );
+            }
+            Err(e) => println!("SKIPPED imdb labelled: {e}"),
+        }
     }
 }
 
