@@ -379,7 +379,6 @@ pub struct Measurement<'a> {
     pub samples: Vec<&'a grue::Sample>,
     /// Each sample's index in its split.
     pub indices: Vec<usize>,
-    pub prompt_prefix: &'a str,
     pub max_prompt_length: usize,
     pub truncate_left: bool,
     pub reward_id: &'a str,
@@ -433,7 +432,8 @@ impl Measurement<'_> {
             truncate_left: self.truncate_left,
             seq2seq,
         };
-        let examples = encode(&self.samples, self.prompt_prefix, &tok, rule)?;
+        // The pools put each task's prefix into the text already (`TaskSpec::prompt_prefix`).
+        let examples = encode(&self.samples, "", &tok, rule)?;
         let reward = task_reward(self.reward_id, &self.reward_args, tok.clone(), self.loader)?;
         let kwargs = GenerationKwargs {
             do_sample: true,

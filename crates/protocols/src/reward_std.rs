@@ -127,7 +127,6 @@ impl RewardStdConfig {
             task: &self.task,
             samples: indices.iter().map(|&i| &samples[i]).collect(),
             indices: indices.clone(),
-            prompt_prefix: spec.prompt_prefix,
             max_prompt_length: spec.max_prompt_length,
             truncate_left: spec.prompt_truncation_side == grue::spec::Side::Left,
             reward_id: spec.reward.id,

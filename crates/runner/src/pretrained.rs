@@ -20,7 +20,7 @@ use crate::Profile;
 use crate::sweepfile::SweepFile;
 use anyhow::{Context, Result, anyhow, bail};
 use plotting::{Axis, Figure, Legend, LinePanel, LineSeries, Panel, Table, format_sig};
-use pretrain::{Corpus, PretrainSpec, Pretrained, RunOptions};
+use pretrain::{ClassifierSpec, Corpus, PretrainSpec, Pretrained, RunOptions, TrainedClassifier};
 use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
@@ -33,25 +33,43 @@ pub const PREFIX: &str = "pretrained:";
 /// The file whose block `pretrained:NAME` falls back to.
 pub const SHARED_FILE: &str = "experiments/pretrain.yaml";
 
+/// [`SHARED_FILE`] in the working directory or the nearest parent that has it.
+fn shared_file() -> Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    cwd.ancestors()
+        .map(|d| d.join(SHARED_FILE))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow!(
+                "{SHARED_FILE} not found in {} or its parents; run from the repository root",
+                cwd.display()
+            )
+        })
+}
+
 /// Where a store keeps its pretrained models.
 pub fn cache_root(store: &Path) -> PathBuf {
     store.join(".cache").join("pretrained")
 }
 
+/// One entry of a `pretrain:` block: a language model, or a text classifier (a learned reward)
+/// when its `model.model_type` is `distilbert`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Lm(PretrainSpec),
+    Classifier(ClassifierSpec),
+}
+
 /// The entries of a file's `pretrain:` block under `profile`, typed and validated.
-pub fn specs(
-    file: &SweepFile,
-    path: &Path,
-    profile: Profile,
-) -> Result<Vec<(String, PretrainSpec)>> {
+pub fn specs(file: &SweepFile, path: &Path, profile: Profile) -> Result<Vec<(String, Entry)>> {
     file.pretrain
         .iter()
-        .map(|(name, entry)| Ok((name.clone(), spec_of(entry, profile, path, name)?)))
+        .map(|(name, entry)| Ok((name.clone(), entry_of(entry, profile, path, name)?)))
         .collect()
 }
 
 /// One entry with its profile's overrides applied.
-pub fn spec_of(entry: &Value, profile: Profile, path: &Path, name: &str) -> Result<PretrainSpec> {
+pub fn entry_of(entry: &Value, profile: Profile, path: &Path, name: &str) -> Result<Entry> {
     let context = || format!("{}: pretrain.{name}", path.display());
     let Value::Mapping(map) = entry else {
         bail!("{}: expected a map of pretraining settings", context());
@@ -82,10 +100,21 @@ pub fn spec_of(entry: &Value, profile: Profile, path: &Path, name: &str) -> Resu
             }
         }
     }
+    let is_classifier = base
+        .get("model")
+        .and_then(|m| m.get("model_type"))
+        .and_then(Value::as_str)
+        == Some("distilbert");
+    if is_classifier {
+        let spec: ClassifierSpec =
+            serde_yaml::from_value(Value::Mapping(base)).with_context(|| context())?;
+        spec.validate().map_err(|e| anyhow!("{}: {e}", context()))?;
+        return Ok(Entry::Classifier(spec));
+    }
     let spec: PretrainSpec =
         serde_yaml::from_value(Value::Mapping(base)).with_context(|| context())?;
     spec.validate().map_err(|e| anyhow!("{}: {e}", context()))?;
-    Ok(spec)
+    Ok(Entry::Lm(spec))
 }
 
 /// `over`'s keys replace `base`'s; maps under the same key merge one level down.
@@ -104,7 +133,51 @@ fn merge(base: &mut Mapping, over: Mapping) {
     }
 }
 
-/// Pretrains (or finds) one entry, reading its corpus from `data_dir`.
+/// A finished entry.
+pub enum Done {
+    Lm(Pretrained),
+    Classifier(TrainedClassifier),
+}
+
+impl Done {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Done::Lm(p) => &p.dir,
+            Done::Classifier(c) => &c.dir,
+        }
+    }
+}
+
+/// Trains (or finds) one entry of either kind.
+pub fn ensure_entry(
+    name: &str,
+    entry: &Entry,
+    store: &Path,
+    data_dir: &Path,
+    progress: bool,
+) -> Result<Done> {
+    match entry {
+        Entry::Lm(spec) => Ok(Done::Lm(ensure(name, spec, store, data_dir, progress)?)),
+        Entry::Classifier(spec) => {
+            let options = RunOptions {
+                progress,
+                stop_after_step: None,
+            };
+            let done = pretrain::train_classifier::<Train>(
+                name,
+                spec,
+                data_dir,
+                &cache_root(store),
+                &Default::default(),
+                options,
+            )?
+            .ok_or_else(|| anyhow!("pretrain.{name} stopped before its last step"))?;
+            Ok(Done::Classifier(done))
+        }
+    }
+}
+
+/// Pretrains (or finds) one language model, reading its corpus from `data_dir`.
 pub fn ensure(
     name: &str,
     spec: &PretrainSpec,
@@ -140,7 +213,8 @@ pub fn resolve_reference(reference: &str, cache_dir: &Path, data_dir: &Path) -> 
         ),
         None => (rest, Profile::Default),
     };
-    let shared = Path::new(SHARED_FILE);
+    let shared = shared_file()?;
+    let shared = shared.as_path();
     let file = crate::sweepfile::load(shared)
         .with_context(|| format!("{reference}: the `pretrain:` entries live in {SHARED_FILE}"))?;
     let entry = file.pretrain.get(name).ok_or_else(|| {
@@ -149,11 +223,13 @@ pub fn resolve_reference(reference: &str, cache_dir: &Path, data_dir: &Path) -> 
             file.pretrain.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
-    let spec = spec_of(entry, profile, shared, name)?;
+    let entry = entry_of(entry, profile, shared, name)?;
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let store = cache_dir.parent().unwrap_or(cache_dir);
-    Ok(ensure(name, &spec, store, data_dir, true)?.dir)
+    Ok(ensure_entry(name, &entry, store, data_dir, true)?
+        .dir()
+        .to_path_buf())
 }
 
 /// `runner pretrain FILE`: pretrains every entry of the file's block, then writes
@@ -174,23 +250,78 @@ pub fn run_file(
             path.display()
         );
     }
-    let mut done = Vec::new();
-    for (name, spec) in &entries {
-        let p = ensure(name, spec, store, data_dir, true)?;
-        eprintln!(
-            "pretrain.{name}: {} (validation perplexity {:.1}, {:.0} tokens/s{})",
-            p.dir.display(),
-            p.record.val_perplexity,
-            p.record.tokens_per_second,
-            if p.cached { ", cached" } else { "" }
-        );
-        done.push(p);
+    let (mut lms, mut classifiers) = (Vec::new(), Vec::new());
+    for (name, entry) in &entries {
+        match ensure_entry(name, entry, store, data_dir, true)? {
+            Done::Lm(p) => {
+                eprintln!(
+                    "pretrain.{name}: {} (validation perplexity {:.1}, {:.0} tokens/s{})",
+                    p.dir.display(),
+                    p.record.val_perplexity,
+                    p.record.tokens_per_second,
+                    if p.cached { ", cached" } else { "" }
+                );
+                lms.push(p);
+            }
+            Done::Classifier(c) => {
+                eprintln!(
+                    "pretrain.{name}: {} (test accuracy {:.3}{})",
+                    c.dir.display(),
+                    c.record.test_accuracy,
+                    if c.cached { ", cached" } else { "" }
+                );
+                classifiers.push(c);
+            }
+        }
     }
     let mut dir = results.join(&file.experiment);
     if profile != Profile::Default {
         dir = dir.join(profile.to_string());
     }
-    report(&done, &dir)
+    let mut written = report(&lms, &dir)?;
+    if !classifiers.is_empty() {
+        written.push(classifier_report(&classifiers, &dir)?);
+    }
+    Ok(written)
+}
+
+/// The table of classifiers trained here.
+pub fn classifier_report(done: &[TrainedClassifier], dir: &Path) -> Result<PathBuf> {
+    let mut table = Table::new(
+        "Sentiment classifier trained here from scratch (DistilBERT-shaped, uncased WordPiece) on the IMDB train \
+         subset, standing in for lvwerra/distilbert-imdb as the IMDB task's learned reward (P(positive)). Test \
+         rows: the IMDB test subset's even rows minus reviews duplicated in the odd rows (the odd rows are \
+         pretraining text of gpt2-mini). Mini models trained here; time measured on this machine's CPU.",
+        &[
+            "model",
+            "parameters",
+            "train examples",
+            "steps",
+            "validation accuracy",
+            "test accuracy",
+            "test examples",
+            "examples/s",
+            "minutes",
+        ],
+    );
+    for c in done {
+        let r = &c.record;
+        table.push(vec![
+            r.name.clone(),
+            format!("{:.2}M", r.parameters as f64 / 1e6),
+            r.train_examples.to_string(),
+            r.steps.to_string(),
+            r.validation_accuracy
+                .map_or("-".into(), |a| format!("{a:.3}")),
+            format!("{:.3}", r.test_accuracy),
+            r.test_examples.to_string(),
+            format!("{:.1}", r.examples_per_second),
+            format!("{:.1}", r.seconds / 60.0),
+        ]);
+    }
+    let stem = dir.join("classifier");
+    table.save(&stem)?;
+    Ok(stem.with_extension("md"))
 }
 
 /// The table and loss-curve figure of finished pretrainings.
@@ -290,4 +421,113 @@ fn read_log(path: &Path) -> Result<Vec<(usize, f64, Option<f64>)>> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: &str = "
+gpt2-mini:
+  model: {model_type: gpt2, n_layer: 4, n_embd: 256, n_head: 4, n_positions: 256}
+  corpus: [wikitext-2]
+  tokenizer: {vocab_size: 8192}
+  steps: 100
+  batch_size: 16
+  seq_len: 128
+  learning_rate: 1.0e-3
+  warmup_steps: 10
+  seed: 0
+  profiles:
+    smoke: {steps: 4, warmup_steps: 1, model: {n_layer: 1}}
+clf:
+  model: {model_type: distilbert, dim: 16, n_layers: 1, n_heads: 2, hidden_dim: 32, max_position_embeddings: 64}
+  data: imdb
+  max_length: 64
+  epochs: 1
+  batch_size: 8
+  learning_rate: 1.0e-3
+  warmup_steps: 1
+  seed: 0
+";
+
+    fn block() -> std::collections::BTreeMap<String, Value> {
+        serde_yaml::from_str(BLOCK).unwrap()
+    }
+
+    #[test]
+    fn a_profile_overrides_keys_and_merges_nested_maps() {
+        let b = block();
+        let path = Path::new("f.yaml");
+        let Entry::Lm(default) =
+            entry_of(&b["gpt2-mini"], Profile::Default, path, "gpt2-mini").unwrap()
+        else {
+            panic!("a language model")
+        };
+        let Entry::Lm(smoke) =
+            entry_of(&b["gpt2-mini"], Profile::Smoke, path, "gpt2-mini").unwrap()
+        else {
+            panic!("a language model")
+        };
+        assert_eq!((default.steps, smoke.steps), (100, 4));
+        let layers = |s: &PretrainSpec| match s.model {
+            pretrain::Architecture::Gpt2 {
+                n_layer, n_embd, ..
+            } => (n_layer, n_embd),
+            _ => panic!("gpt2"),
+        };
+        assert_eq!(layers(&default), (4, 256));
+        assert_eq!(layers(&smoke), (1, 256), "n_embd kept from the entry");
+    }
+
+    #[test]
+    fn a_distilbert_entry_is_a_classifier() {
+        let b = block();
+        assert!(matches!(
+            entry_of(&b["clf"], Profile::Default, Path::new("f.yaml"), "clf").unwrap(),
+            Entry::Classifier(_)
+        ));
+    }
+
+    #[test]
+    fn bad_entries_name_the_file_entry_and_field() {
+        let mut b = block();
+        b.get_mut("gpt2-mini").unwrap()["stepz"] = Value::from(3);
+        let err = entry_of(
+            &b["gpt2-mini"],
+            Profile::Default,
+            Path::new("f.yaml"),
+            "gpt2-mini",
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("f.yaml: pretrain.gpt2-mini") && msg.contains("stepz"),
+            "{msg}"
+        );
+        let mut b = block();
+        b.get_mut("gpt2-mini").unwrap()["profiles"]["fast"] = Value::Mapping(Default::default());
+        let err = entry_of(
+            &b["gpt2-mini"],
+            Profile::Default,
+            Path::new("f.yaml"),
+            "gpt2-mini",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown profile"), "{err}");
+        let err = resolve_reference(
+            "pretrained:nope",
+            Path::new("/nonexistent"),
+            Path::new("data"),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("no entry `nope`"), "{err:#}");
+        let err = resolve_reference(
+            "pretrained:gpt2-mini@fast",
+            Path::new("/x"),
+            Path::new("data"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown profile"), "{err}");
+    }
 }

@@ -1,0 +1,225 @@
+//! The GRUE reward-std measurement end to end: the `reward_std` sweep (Figure 1) on its smoke
+//! profile, `runner diagnose` on a task and on a user's file, and diagnose's errors. Tests that
+//! read the GRUE data print SKIPPED when `RFT_DATA_DIR` does not hold it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("RFT_DATA_DIR")?);
+    let needed = [
+        "commongen/commongen.train.src_alpha.txt",
+        "dailydialog/train/dialogues_train.txt",
+        "wikitext-2/valid.txt",
+        "imdb/imdb_train_subset.csv",
+    ];
+    if needed.iter().all(|f| dir.join(f).is_file()) {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: RFT_DATA_DIR does not hold the GRUE data");
+        None
+    }
+}
+
+fn runner(args: &[&str], data: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.current_dir(root()).args(args);
+    if let Some(d) = data {
+        cmd.env("RFT_DATA_DIR", d);
+    }
+    cmd.output().expect("runner starts")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let runs = out.path().join("runs");
+    let results = out.path().join("results");
+    let o = runner(
+        &[
+            "sweep",
+            "reward_std.yaml",
+            "--profile",
+            "smoke",
+            "--out",
+            runs.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Some(&data),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = results.join("reward_std-smoke");
+    let table = std::fs::read_to_string(dir.join("reward_std.md")).unwrap();
+    for task in [
+        "NarrativeQA",
+        "CommonGen",
+        "IWSLT 2017 en-de",
+        "DailyDialog",
+        "IMDB",
+    ] {
+        assert!(
+            table.contains(&format!("| {task} |")),
+            "{task} missing from\n{table}"
+        );
+    }
+    assert!(table.contains("mini models pretrained here"));
+    assert!(dir.join("reward_std.png").is_file() && dir.join("reward_std.svg").is_file());
+    // Every input row has its samples' rewards, and the std is theirs.
+    let inputs = std::fs::read_dir(&dir.join("data"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains("inputs"));
+    assert!(inputs, "per-input data kept beside the figure");
+}
+
+#[test]
+fn diagnose_writes_the_table_the_figure_and_an_actionable_summary() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let store = out.path().join("runs");
+    let diag = out.path().join("diag");
+    let o = runner(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "pretrained:gpt2-mini@smoke",
+            "--task",
+            "dailydialog",
+            "--inputs",
+            "4",
+            "--samples",
+            "3",
+            "--store",
+            store.to_str().unwrap(),
+            "--out",
+            diag.to_str().unwrap(),
+        ],
+        Some(&data),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "per_input.parquet",
+        "per_input.csv",
+        "reward_std.png",
+        "reward_std.svg",
+        "summary.md",
+    ] {
+        assert!(diag.join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(diag.join("per_input.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        5,
+        "a header and one row per input:\n{csv}"
+    );
+    let summary = std::fs::read_to_string(diag.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("4 inputs x 3 samples") && summary.contains("SFT"),
+        "{summary}"
+    );
+
+    // A user's own inputs with a reference-based reward.
+    let input = out.path().join("prompts.jsonl");
+    std::fs::write(&input, "{\"prompt\": \"The cat\", \"references\": [\"sat on the mat\"]}\n\n{\"prompt\": \"Hello\", \"references\": [\"world\"]}\n").unwrap();
+    let diag2 = out.path().join("diag2");
+    let o = runner(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "pretrained:gpt2-mini@smoke",
+            "--input",
+            input.to_str().unwrap(),
+            "--reward",
+            "meteor",
+            "--samples",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--store",
+            store.to_str().unwrap(),
+            "--out",
+            diag2.to_str().unwrap(),
+        ],
+        Some(&data),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(diag2.join("per_input.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+}
+
+#[test]
+fn diagnose_errors_say_what_is_wrong_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |args: &[&str], expect: &str| {
+        let o = runner(args, None);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(err.contains(expect), "expected {expect:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    check(
+        &["diagnose", "--checkpoint", "x", "--task", "squad"],
+        "narrativeqa",
+    );
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    check(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "x",
+            "--input",
+            empty.to_str().unwrap(),
+            "--reward",
+            "meteor",
+        ],
+        "no input lines",
+    );
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"prompt\": \"a\"}\n{\"prompt\": 3}\n").unwrap();
+    check(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "x",
+            "--input",
+            bad.to_str().unwrap(),
+            "--reward",
+            "meteor",
+        ],
+        "bad.jsonl:2",
+    );
+    check(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "x",
+            "--input",
+            bad.to_str().unwrap(),
+        ],
+        "--reward",
+    );
+    check(&["diagnose", "--checkpoint", "x"], "--task TASK or --input");
+    check(
+        &[
+            "diagnose",
+            "--checkpoint",
+            "pretrained:nope",
+            "--input",
+            bad.to_str().unwrap(),
+            "--reward",
+            "meteor",
+        ],
+        "bad.jsonl:2",
+    );
+}
