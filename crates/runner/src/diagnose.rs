@@ -99,56 +99,54 @@ pub fn diagnose(o: &DiagnoseOptions) -> Result<Vec<PathBuf>> {
         bail!("--inputs and --chunk must be >= 1 and --samples >= 2");
     }
     let resolve = |r: &str| resolve_reference(r, &o.cache_dir, &o.data_dir);
-    let (label, samples, max_prompt, left, reward_id, mut reward_args, generation, seed) = match (
-        &o.task, &o.input,
-    ) {
-        (Some(task), None) => {
-            let name = grue::TaskName::parse(task)?;
-            let spec = name.spec();
-            let samples = name.load(&o.data_dir, o.split, grue::Verify::Manifest)?;
-            (
-                name.as_str().to_string(),
-                samples,
-                spec.max_prompt_length,
-                spec.prompt_truncation_side == grue::spec::Side::Left,
-                spec.reward.id.to_string(),
-                spec.reward.args_yaml(),
-                spec.extract_generation,
-                spec.extract_seed,
-            )
-        }
-        (None, Some(path)) => {
-            let id = o.reward.clone().ok_or_else(|| {
+    let (label, samples, max_prompt, left, reward_id, mut reward_args, generation, seed) =
+        match (&o.task, &o.input) {
+            (Some(task), None) => {
+                let name = grue::TaskName::parse(task)?;
+                let spec = name.spec();
+                let samples = name.load(&o.data_dir, o.split, grue::Verify::Manifest)?;
+                (
+                    name.as_str().to_string(),
+                    samples,
+                    spec.max_prompt_length,
+                    spec.prompt_truncation_side == grue::spec::Side::Left,
+                    spec.reward.id.to_string(),
+                    spec.reward.args_yaml(),
+                    spec.extract_generation,
+                    spec.extract_seed,
+                )
+            }
+            (None, Some(path)) => {
+                let id = o.reward.clone().ok_or_else(|| {
                 anyhow!(
                     "--input needs --reward (e.g. meteor, rouge_l_max, sacre_bleu, learned_reward)"
                 )
             })?;
-            let args = match &o.reward_args {
-                Some(a) => {
-                    serde_yaml::from_str(a).map_err(|e| anyhow!("--args is not valid YAML: {e}"))?
-                }
-                None => serde_yaml::Value::Mapping(Default::default()),
-            };
-            let generation = GenKwargs {
-                do_sample: Some(true),
-                top_k: Some(o.top_k.unwrap_or(0) as u32),
-                temperature: Some(o.temperature),
-                max_new_tokens: Some(o.max_new_tokens),
-                ..GenKwargs::default()
-            };
-            (
-                path.display().to_string(),
-                read_jsonl(path)?,
-                1024,
-                true,
-                id,
-                args,
-                generation,
-                o.seed,
-            )
-        }
-        _ => bail!("give either --task TASK or --input FILE.jsonl (with --reward)"),
-    };
+                let args = match &o.reward_args {
+                    Some(a) => serde_yaml::from_str(a)
+                        .map_err(|e| anyhow!("--args is not valid YAML: {e}"))?,
+                    None => serde_yaml::Value::Mapping(Default::default()),
+                };
+                let generation = GenKwargs {
+                    do_sample: Some(true),
+                    top_k: Some(o.top_k.unwrap_or(0) as u32),
+                    temperature: Some(o.temperature),
+                    max_new_tokens: Some(o.max_new_tokens),
+                    ..GenKwargs::default()
+                };
+                (
+                    path.display().to_string(),
+                    read_jsonl(path)?,
+                    1024,
+                    true,
+                    id,
+                    args,
+                    generation,
+                    o.seed,
+                )
+            }
+            _ => bail!("give either --task TASK or --input FILE.jsonl (with --reward)"),
+        };
     if let Some(c) = &o.classifier {
         reward_args["model_name"] = serde_yaml::Value::String(c.clone());
     }
