@@ -169,7 +169,7 @@ fn diagnose_errors_say_what_is_wrong_in_one_line() {
     };
     check(
         &["diagnose", "--checkpoint", "x", "--task", "squad"],
-        "narrativeqa",
+        "known tasks: narrative_qa",
     );
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "\n").unwrap();
