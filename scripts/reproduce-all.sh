@@ -7,17 +7,27 @@ cd "$(dirname "$0")/.."
 
 jobs=${1:-2}
 profile=${PROFILE:-default}
-sweeps=(theory.yaml synthetic.yaml controlled.yaml)
+sweeps=(theory.yaml synthetic.yaml controlled.yaml reward_std.yaml)
+# Models the language-model sweeps finetune or measure: pretrained here first (cached in runs/).
+pretrain=pretrain.yaml
 
 cargo build -q -p runner
 runner() { cargo run -q -p runner -- "$@"; }
 
 echo "== fetching the data of ${sweeps[*]} (into ${RFT_DATA_DIR:-data})"
 fetch_log=$(mktemp)
-runner data fetch "${sweeps[@]}" --keep-going | tee "$fetch_log"
+runner data fetch "$pretrain" "${sweeps[@]}" --keep-going | tee "$fetch_log"
 
 ran=()
 skipped=()
+if why=$(runner data check "$pretrain"); then
+  echo "== $pretrain"
+  runner pretrain "$pretrain" --profile "$profile"
+  ran+=("$pretrain")
+else
+  echo "SKIPPED $pretrain: $why"
+  skipped+=("$pretrain: $why")
+fi
 for sweep in "${sweeps[@]}"; do
   if why=$(runner data check "$sweep"); then
     echo "== $sweep"

@@ -827,7 +827,27 @@ pub const EXPERIMENTS: &[Experiment] = &[
             "dailydialog",
             "wikitext-2",
         ],
-        note: "GRUE benchmark (planned; no sweep file yet)",
+        note: "GRUE benchmark (Table 1, Section 5: planned; no sweep file yet)",
+    },
+    Experiment {
+        name: "pretrain",
+        datasets: &["wikitext-2", "imdb", "bert-vocab"],
+        note: "mini GPT-2 / T5 pretrained here, and the IMDB sentiment classifier",
+    },
+    Experiment {
+        name: "reward_std",
+        datasets: &[
+            "wikitext-2",
+            "imdb",
+            "bert-vocab",
+            "commongen",
+            "cnn_dailymail",
+            "totto",
+            "iwslt2017-en-de",
+            "narrativeqa",
+            "dailydialog",
+        ],
+        note: "Figure 1: per-input reward std on the GRUE tasks (models pretrained here)",
     },
 ];
 

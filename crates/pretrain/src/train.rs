@@ -644,6 +644,17 @@ where
             val_loss,
         });
         let elapsed = clock.elapsed().as_secs_f64();
+        if let Some(v) = val_loss
+            && options.progress
+            && !std::io::IsTerminal::is_terminal(&std::io::stderr())
+        {
+            // No bar is drawn into a log file: one line per evaluation instead.
+            eprintln!(
+                "pretrain {name}: step {done}/{} · loss {loss_value:.3} · val {v:.3} · {:.0} tok/s",
+                spec.steps,
+                (tokens - tokens_at_start) as f64 / elapsed.max(1e-9)
+            );
+        }
         bar.set_position(done as u64);
         bar.set_message(format!(
             "loss {loss_value:.3}{} · {:.0} tok/s",
