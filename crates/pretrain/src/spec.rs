@@ -187,7 +187,7 @@ impl PretrainSpec {
                         self.noise_density
                     ));
                 }
-                if !(self.mean_noise_span_length >= 1.0) {
+                if self.mean_noise_span_length.is_nan() || self.mean_noise_span_length < 1.0 {
                     return Err(format!(
                         "mean_noise_span_length must be >= 1, got {}",
                         self.mean_noise_span_length

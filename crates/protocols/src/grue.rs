@@ -294,82 +294,6 @@ pub fn input_rows(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_permutation_prefix_is_seeded_and_distinct() {
-        let a = permutation_prefix(100, 10, 7);
-        assert_eq!(a, permutation_prefix(100, 10, 7));
-        assert_ne!(a, permutation_prefix(100, 10, 8));
-        let mut s = a.clone();
-        s.sort_unstable();
-        s.dedup();
-        assert_eq!(s.len(), 10);
-        assert_eq!(permutation_prefix(3, 10, 7).len(), 3);
-    }
-
-    #[test]
-    fn prompts_are_cut_on_the_configured_side() {
-        assert_eq!(cut(vec![1, 2, 3, 4], 2, true), vec![3, 4]);
-        assert_eq!(cut(vec![1, 2, 3, 4], 2, false), vec![1, 2]);
-        assert_eq!(cut(vec![1, 2], 5, true), vec![1, 2]);
-    }
-
-    #[test]
-    fn hugging_face_defaults_fill_unset_generation_kwargs() {
-        let g = GenKwargs {
-            do_sample: Some(true),
-            min_length: Some(5),
-            max_new_tokens: Some(20),
-            ..GenKwargs::default()
-        };
-        let t5 = generation_kwargs(&g, true);
-        assert_eq!(
-            (t5.top_k, t5.min_new_tokens, t5.max_new_tokens),
-            (Some(50), 4, 20)
-        );
-        let gpt2 = generation_kwargs(&g, false);
-        assert_eq!(gpt2.min_new_tokens, 5);
-        let no_topk = GenKwargs {
-            top_k: Some(0),
-            ..g
-        };
-        assert_eq!(generation_kwargs(&no_topk, true).top_k, None);
-        // NarrativeQA sets no max_new_tokens: HF's max_length 20 leaves 19 for T5.
-        let unset = GenKwargs {
-            max_new_tokens: None,
-            ..g
-        };
-        assert_eq!(generation_kwargs(&unset, true).max_new_tokens, 19);
-    }
-
-    #[test]
-    fn fractions_count_small_std_and_low_reward_inputs() {
-        let row = |m: f64, s: f64| InputStatsRow {
-            task: "t".into(),
-            position: 0,
-            index: 0,
-            reward_mean: m,
-            reward_std: s,
-            rewards: "[]".into(),
-            prompt: String::new(),
-        };
-        let rows = vec![
-            row(0.0, 0.0),
-            row(0.05, 0.03),
-            row(0.5, 0.03),
-            row(0.5, 0.3),
-        ];
-        let f = fractions("t", &rows, 10, 0.1, 2.0);
-        assert_eq!(f.std_below_0_01, 0.25);
-        assert_eq!(f.std_below_0_05, 0.75);
-        assert_eq!(f.small_std_low_reward, 0.5);
-        assert_eq!(f.inputs_per_second, 2.0);
-    }
-}
-
 /// What one reward-std measurement needs: a checkpoint, the inputs, the reward and the sampling.
 pub struct Measurement<'a> {
     /// A Hugging Face checkpoint directory (GPT-2 or T5; `config.json` says which).
@@ -517,5 +441,81 @@ impl model::BackendTask for Sample<'_> {
                 )
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_permutation_prefix_is_seeded_and_distinct() {
+        let a = permutation_prefix(100, 10, 7);
+        assert_eq!(a, permutation_prefix(100, 10, 7));
+        assert_ne!(a, permutation_prefix(100, 10, 8));
+        let mut s = a.clone();
+        s.sort_unstable();
+        s.dedup();
+        assert_eq!(s.len(), 10);
+        assert_eq!(permutation_prefix(3, 10, 7).len(), 3);
+    }
+
+    #[test]
+    fn prompts_are_cut_on_the_configured_side() {
+        assert_eq!(cut(vec![1, 2, 3, 4], 2, true), vec![3, 4]);
+        assert_eq!(cut(vec![1, 2, 3, 4], 2, false), vec![1, 2]);
+        assert_eq!(cut(vec![1, 2], 5, true), vec![1, 2]);
+    }
+
+    #[test]
+    fn hugging_face_defaults_fill_unset_generation_kwargs() {
+        let g = GenKwargs {
+            do_sample: Some(true),
+            min_length: Some(5),
+            max_new_tokens: Some(20),
+            ..GenKwargs::default()
+        };
+        let t5 = generation_kwargs(&g, true);
+        assert_eq!(
+            (t5.top_k, t5.min_new_tokens, t5.max_new_tokens),
+            (Some(50), 4, 20)
+        );
+        let gpt2 = generation_kwargs(&g, false);
+        assert_eq!(gpt2.min_new_tokens, 5);
+        let no_topk = GenKwargs {
+            top_k: Some(0),
+            ..g
+        };
+        assert_eq!(generation_kwargs(&no_topk, true).top_k, None);
+        // NarrativeQA sets no max_new_tokens: HF's max_length 20 leaves 19 for T5.
+        let unset = GenKwargs {
+            max_new_tokens: None,
+            ..g
+        };
+        assert_eq!(generation_kwargs(&unset, true).max_new_tokens, 19);
+    }
+
+    #[test]
+    fn fractions_count_small_std_and_low_reward_inputs() {
+        let row = |m: f64, s: f64| InputStatsRow {
+            task: "t".into(),
+            position: 0,
+            index: 0,
+            reward_mean: m,
+            reward_std: s,
+            rewards: "[]".into(),
+            prompt: String::new(),
+        };
+        let rows = vec![
+            row(0.0, 0.0),
+            row(0.05, 0.03),
+            row(0.5, 0.03),
+            row(0.5, 0.3),
+        ];
+        let f = fractions("t", &rows, 10, 0.1, 2.0);
+        assert_eq!(f.std_below_0_01, 0.25);
+        assert_eq!(f.std_below_0_05, 0.75);
+        assert_eq!(f.small_std_low_reward, 0.5);
+        assert_eq!(f.inputs_per_second, 2.0);
     }
 }

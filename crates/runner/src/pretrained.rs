@@ -107,12 +107,11 @@ pub fn entry_of(entry: &Value, profile: Profile, path: &Path, name: &str) -> Res
         == Some("distilbert");
     if is_classifier {
         let spec: ClassifierSpec =
-            serde_yaml::from_value(Value::Mapping(base)).with_context(|| context())?;
+            serde_yaml::from_value(Value::Mapping(base)).with_context(context)?;
         spec.validate().map_err(|e| anyhow!("{}: {e}", context()))?;
         return Ok(Entry::Classifier(spec));
     }
-    let spec: PretrainSpec =
-        serde_yaml::from_value(Value::Mapping(base)).with_context(|| context())?;
+    let spec: PretrainSpec = serde_yaml::from_value(Value::Mapping(base)).with_context(context)?;
     spec.validate().map_err(|e| anyhow!("{}: {e}", context()))?;
     Ok(Entry::Lm(spec))
 }

@@ -75,7 +75,7 @@ fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
     assert!(table.contains("mini models pretrained here"));
     assert!(dir.join("reward_std.png").is_file() && dir.join("reward_std.svg").is_file());
     // Every input row has its samples' rewards, and the std is theirs.
-    let inputs = std::fs::read_dir(&dir.join("data"))
+    let inputs = std::fs::read_dir(dir.join("data"))
         .unwrap()
         .flatten()
         .any(|e| e.file_name().to_string_lossy().contains("inputs"));

@@ -305,6 +305,38 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     norm
 }
 
+/// Saving and restoring an optimiser's state (burn's named MessagePack, full precision), for
+/// trainings that resume after a kill.
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Optim<B, M> {
+    /// Writes the state to `path` (`.mpk` is appended).
+    pub fn save_state(&self, path: &std::path::Path) -> Result<(), String> {
+        use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+        let path = path.to_path_buf();
+        match self {
+            Optim::Adam(o) => rec.record(o.to_record(), path),
+            Optim::PlainAdam(o) => rec.record(o.to_record(), path),
+            Optim::Sgd(o) => rec.record(o.to_record(), path),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// Restores the state [`Optim::save_state`] wrote to `path` into an optimiser of the same kind.
+    pub fn load_state(self, path: &std::path::Path, device: &B::Device) -> Result<Self, String> {
+        use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+        let path = path.to_path_buf();
+        let e = |e: burn::record::RecorderError| e.to_string();
+        Ok(match self {
+            Optim::Adam(o) => Optim::Adam(o.load_record(rec.load(path, device).map_err(e)?)),
+            Optim::PlainAdam(o) => {
+                Optim::PlainAdam(o.load_record(rec.load(path, device).map_err(e)?))
+            }
+            Optim::Sgd(o) => Optim::Sgd(o.load_record(rec.load(path, device).map_err(e)?)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,37 +382,5 @@ mod tests {
             Schedule::name,
             None,
         );
-    }
-}
-
-/// Saving and restoring an optimiser's state (burn's named MessagePack, full precision), for
-/// trainings that resume after a kill.
-impl<B: AutodiffBackend, M: AutodiffModule<B>> Optim<B, M> {
-    /// Writes the state to `path` (`.mpk` is appended).
-    pub fn save_state(&self, path: &std::path::Path) -> Result<(), String> {
-        use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let path = path.to_path_buf();
-        match self {
-            Optim::Adam(o) => rec.record(o.to_record(), path),
-            Optim::PlainAdam(o) => rec.record(o.to_record(), path),
-            Optim::Sgd(o) => rec.record(o.to_record(), path),
-        }
-        .map_err(|e| e.to_string())
-    }
-
-    /// Restores the state [`Optim::save_state`] wrote to `path` into an optimiser of the same kind.
-    pub fn load_state(self, path: &std::path::Path, device: &B::Device) -> Result<Self, String> {
-        use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let path = path.to_path_buf();
-        let e = |e: burn::record::RecorderError| e.to_string();
-        Ok(match self {
-            Optim::Adam(o) => Optim::Adam(o.load_record(rec.load(path, device).map_err(e)?)),
-            Optim::PlainAdam(o) => {
-                Optim::PlainAdam(o.load_record(rec.load(path, device).map_err(e)?))
-            }
-            Optim::Sgd(o) => Optim::Sgd(o.load_record(rec.load(path, device).map_err(e)?)),
-        })
     }
 }
