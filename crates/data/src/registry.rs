@@ -349,14 +349,9 @@ pub const DATASETS: &[Dataset] = &[
     Dataset {
         id: "wikitext-2",
         title: "WikiText-2 (v1, tokenized)",
+        // Only the validation and test splits are read (the pretraining corpus of the mini models,
+        // `crates/pretrain`); the archive's train split is extracted but not required.
         needs: &[
-            one(
-                "train split",
-                &[FileSpec {
-                    path: "wikitext-2/train.txt",
-                    check: Check::Unverified,
-                }],
-            ),
             one(
                 "validation split",
                 &[file(
