@@ -83,7 +83,9 @@ bench-model threads="2":
     python3 scripts/bench_torch.py --reps 3 --threads {{threads}}
 
 # Train tiny GPT-2 and T5 models here, save them, and open them with Hugging Face `transformers`
-# (needs `pip install torch transformers safetensors`): logits must agree within 1e-4.
+# (needs `pip install torch transformers safetensors`): logits must agree within 1e-4. Then the
+# same for the models `runner pretrain pretrain.yaml` made (if any): tokenizer ids and log-probs.
 check-hf:
     cargo run -p model --example export_trained -- target/hf-export
     python3 scripts/check_hf_load.py target/hf-export
+    if [ -d runs/.cache/pretrained ]; then python3 scripts/check_pretrained_hf.py runs/.cache/pretrained; fi

@@ -48,8 +48,8 @@ pub struct DiagnoseOptions {
     pub device: model::DeviceKind,
     pub out: PathBuf,
     pub data_dir: PathBuf,
-    /// The run store's cache (models pretrained here live under it).
-    pub cache_dir: PathBuf,
+    /// Where the models pretrained here are cached (`<store>/.cache/pretrained`).
+    pub models_dir: PathBuf,
 }
 
 /// A user's input line.
@@ -98,7 +98,7 @@ pub fn diagnose(o: &DiagnoseOptions) -> Result<Vec<PathBuf>> {
     if o.inputs == 0 || o.samples < 2 || o.chunk == 0 {
         bail!("--inputs and --chunk must be >= 1 and --samples >= 2");
     }
-    let resolve = |r: &str| resolve_reference(r, &o.cache_dir, &o.data_dir);
+    let resolve = |r: &str| resolve_reference(r, &o.models_dir, &o.data_dir);
     let (label, samples, max_prompt, left, reward_id, mut reward_args, generation, seed) =
         match (&o.task, &o.input) {
             (Some(task), None) => {

@@ -376,7 +376,7 @@ fn run(cli: Cli) -> Result<()> {
                 low_reward: a.low_reward,
                 device: a.device,
                 out: a.out,
-                cache_dir: a.store.join(".cache"),
+                models_dir: runner::pretrained::cache_root(&a.store),
                 data_dir: a.data_dir,
             };
             for written in runner::diagnose::diagnose(&options)? {

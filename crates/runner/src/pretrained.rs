@@ -151,12 +151,12 @@ impl Done {
 pub fn ensure_entry(
     name: &str,
     entry: &Entry,
-    store: &Path,
+    models: &Path,
     data_dir: &Path,
     progress: bool,
 ) -> Result<Done> {
     match entry {
-        Entry::Lm(spec) => Ok(Done::Lm(ensure(name, spec, store, data_dir, progress)?)),
+        Entry::Lm(spec) => Ok(Done::Lm(ensure(name, spec, models, data_dir, progress)?)),
         Entry::Classifier(spec) => {
             let options = RunOptions {
                 progress,
@@ -166,7 +166,7 @@ pub fn ensure_entry(
                 name,
                 spec,
                 data_dir,
-                &cache_root(store),
+                models,
                 &Default::default(),
                 options,
             )?
@@ -176,11 +176,11 @@ pub fn ensure_entry(
     }
 }
 
-/// Pretrains (or finds) one language model, reading its corpus from `data_dir`.
+/// Pretrains (or finds) one language model into `models`, reading its corpus from `data_dir`.
 pub fn ensure(
     name: &str,
     spec: &PretrainSpec,
-    store: &Path,
+    models: &Path,
     data_dir: &Path,
     progress: bool,
 ) -> Result<Pretrained> {
@@ -190,16 +190,16 @@ pub fn ensure(
         stop_after_step: None,
     };
     let device = Default::default();
-    pretrain::pretrain::<Train>(name, spec, &corpus, &cache_root(store), &device, options)?
+    pretrain::pretrain::<Train>(name, spec, &corpus, models, &device, options)?
         .ok_or_else(|| anyhow!("pretrain.{name} stopped before its last step"))
 }
 
 /// The checkpoint directory a model reference names: `pretrained:NAME[@PROFILE]` is the entry
 /// `NAME` of [`SHARED_FILE`]'s `pretrain:` block under `PROFILE` (default: `default`), pretrained
-/// now into `<cache_dir>/pretrained` if it is not there yet; anything else is a directory or a
+/// now into `models` (a store's `.cache/pretrained`) if it is not there yet; anything else is a directory or a
 /// Hugging Face hub id ([`crate::lm::resolve_checkpoint`]). Pretrainings in one process run one at
 /// a time, so parallel runs that need the same model train it once.
-pub fn resolve_reference(reference: &str, cache_dir: &Path, data_dir: &Path) -> Result<PathBuf> {
+pub fn resolve_reference(reference: &str, models: &Path, data_dir: &Path) -> Result<PathBuf> {
     let Some(rest) = reference.strip_prefix(PREFIX) else {
         return crate::lm::resolve_checkpoint(Path::new(reference));
     };
@@ -225,8 +225,7 @@ pub fn resolve_reference(reference: &str, cache_dir: &Path, data_dir: &Path) -> 
     let entry = entry_of(entry, profile, shared, name)?;
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let store = cache_dir.parent().unwrap_or(cache_dir);
-    Ok(ensure_entry(name, &entry, store, data_dir, true)?
+    Ok(ensure_entry(name, &entry, models, data_dir, true)?
         .dir()
         .to_path_buf())
 }
@@ -251,7 +250,7 @@ pub fn run_file(
     }
     let (mut lms, mut classifiers) = (Vec::new(), Vec::new());
     for (name, entry) in &entries {
-        match ensure_entry(name, entry, store, data_dir, true)? {
+        match ensure_entry(name, entry, &cache_root(store), data_dir, true)? {
             Done::Lm(p) => {
                 eprintln!(
                     "pretrain.{name}: {} (validation perplexity {:.1}, {:.0} tokens/s{})",

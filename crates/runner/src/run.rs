@@ -94,6 +94,8 @@ pub struct RunContext {
     pub data_dir: PathBuf,
     /// Caches shared by the runs of the store (`<store>/.cache`).
     pub cache_dir: PathBuf,
+    /// The models pretrained here (`<out>/.cache/pretrained`, shared by all experiments).
+    pub models_dir: PathBuf,
     log: Mutex<std::fs::File>,
     progress: Option<MultiProgress>,
 }
@@ -104,6 +106,7 @@ impl RunContext {
         dir: PathBuf,
         data_dir: PathBuf,
         cache_dir: PathBuf,
+        models_dir: PathBuf,
         log: std::fs::File,
         progress: Option<MultiProgress>,
     ) -> Self {
@@ -111,6 +114,7 @@ impl RunContext {
             dir,
             data_dir,
             cache_dir,
+            models_dir,
             log: Mutex::new(log),
             progress,
         }

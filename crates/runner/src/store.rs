@@ -63,6 +63,13 @@ impl Store {
         self.root.join(".cache")
     }
 
+    /// The models pretrained here, shared by every experiment and profile of the run store
+    /// (`<out>/.cache/pretrained`, where `runner pretrain` puts them).
+    pub fn models_dir(&self) -> PathBuf {
+        let out = self.root.parent().and_then(Path::parent).unwrap_or(&self.root);
+        crate::pretrained::cache_root(out)
+    }
+
     pub fn run_dir(&self, run: &RunSpec) -> PathBuf {
         self.root.join(&run.sweep).join(&run.id)
     }
@@ -108,6 +115,7 @@ impl Store {
             dir.clone(),
             data_dir.to_path_buf(),
             self.cache_dir(),
+            self.models_dir(),
             log,
             progress.cloned(),
         );

@@ -20,7 +20,7 @@ impl Experiment for RewardStdConfig {
 
     fn run(&self, seed: u64, ctx: &RunContext) -> Result<Tables> {
         let resolve = |reference: &str| {
-            crate::pretrained::resolve_reference(reference, &ctx.cache_dir, &ctx.data_dir)
+            crate::pretrained::resolve_reference(reference, &ctx.models_dir, &ctx.data_dir)
         };
         RewardStdConfig::run(
             self,
