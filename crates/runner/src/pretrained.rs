@@ -379,9 +379,9 @@ pub fn report(done: &[Pretrained], dir: &Path) -> Result<Vec<PathBuf>> {
     table.save(&stem)?;
     written.push(stem.with_extension("md"));
     let figure = Figure::row(
-        Some("Pretraining loss of the mini models pretrained here (nats per predicted token)"),
+        Some("Pretraining loss (mini models pretrained here)"),
         vec![Panel::Lines(LinePanel {
-            title: "loss per step".into(),
+            title: "nats per predicted token".into(),
             x: Axis::linear("optimiser step"),
             y: Axis::linear("loss (nats/token)"),
             series,

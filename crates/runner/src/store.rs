@@ -66,7 +66,11 @@ impl Store {
     /// The models pretrained here, shared by every experiment and profile of the run store
     /// (`<out>/.cache/pretrained`, where `runner pretrain` puts them).
     pub fn models_dir(&self) -> PathBuf {
-        let out = self.root.parent().and_then(Path::parent).unwrap_or(&self.root);
+        let out = self
+            .root
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&self.root);
         crate::pretrained::cache_root(out)
     }
 

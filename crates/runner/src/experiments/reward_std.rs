@@ -80,20 +80,20 @@ fn tasks(fractions: &[Gathered<FractionRow>]) -> Vec<String> {
     t
 }
 
-/// Per task: reward mean against std per input (Figure 1), and below it the histogram of the std.
+/// Per task: reward mean against std per input (Figure 1), and beside it the histogram of the std.
 fn figure(inputs: &[Gathered<InputStatsRow>], fractions: &[Gathered<FractionRow>]) -> Figure {
     let tasks = tasks(fractions);
     let low = fractions.first().map_or(0.1, |f| f.row.low_reward);
     let samples = fractions.first().map_or(0, |f| f.row.samples);
-    let mut top = Vec::new();
-    let mut bottom = Vec::new();
+    // Per task, side by side: the scatter and the histogram of the std (its marginal).
+    let mut panels = Vec::new();
     for task in &tasks {
         let rows: Vec<&InputStatsRow> = inputs
             .iter()
             .filter(|g| &g.row.task == task)
             .map(|g| &g.row)
             .collect();
-        top.push(Panel::MeanStd(MeanStdPanel {
+        panels.push(Panel::MeanStd(MeanStdPanel {
             title: title(task),
             groups: vec![PointGroup {
                 label: "train inputs".into(),
@@ -104,23 +104,21 @@ fn figure(inputs: &[Gathered<InputStatsRow>], fractions: &[Gathered<FractionRow>
             reward_range: Some((0.0, 1.0)),
             low_reward: Some(low),
         }));
-        bottom.push(Panel::Histogram(HistogramPanel {
+        panels.push(Panel::Histogram(HistogramPanel {
             title: format!("{}: reward std per input", title(task)),
             x: Axis::linear("reward std under the model").with_range(0.0, 0.5),
             bins: 20,
             groups: vec![("inputs".into(), rows.iter().map(|r| r.reward_std).collect())],
         }));
     }
-    let columns = top.len().max(1);
-    top.extend(bottom);
     Figure {
         title: Some(format!(
             "Reward mean vs reward std per train input under the model (mini models pretrained here; \
              {samples} samples each); red: small std and low reward"
         )),
-        panels: top,
-        columns,
-        panel_size: (560, 440),
+        panels,
+        columns: 4,
+        panel_size: (560, 420),
     }
 }
 
