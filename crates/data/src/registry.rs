@@ -350,7 +350,7 @@ pub const DATASETS: &[Dataset] = &[
         id: "wikitext-2",
         title: "WikiText-2 (v1, tokenized)",
         // Only the validation and test splits are read (the pretraining corpus of the mini models,
-        // `crates/pretrain`); the archive's train split is extracted but not required.
+        // `crates/pretrain`); the archive's train split is not extracted.
         needs: &[
             one(
                 "validation split",
@@ -373,7 +373,6 @@ pub const DATASETS: &[Dataset] = &[
             size: None,
             hash_source: "unknown: the archive's sha256 is not published where we could read it; the validation and test files are checked after extraction",
             unpack: Unpack::Zip(&[
-                ("wikitext-2/wiki.train.tokens", "wikitext-2/train.txt"),
                 ("wikitext-2/wiki.valid.tokens", "wikitext-2/valid.txt"),
                 ("wikitext-2/wiki.test.tokens", "wikitext-2/test.txt"),
             ]),
