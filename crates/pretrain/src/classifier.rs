@@ -56,7 +56,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::{AutodiffModule, Module};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
@@ -333,14 +332,6 @@ pub struct TrainedClassifier {
     pub cached: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Partial {
-    key: String,
-    step: usize,
-    seconds: f64,
-    log: Vec<ClassifierLogRow>,
-}
-
 /// The cache key of `spec` on data with hash `data_sha256`.
 pub fn classifier_cache_key(spec: &ClassifierSpec, data_sha256: &str) -> String {
     let description = serde_json::json!({
@@ -531,22 +522,14 @@ pub fn train_classifier_on<B: AutodiffBackend>(
     };
     let mut trainer = Trainer::<B, DistilBertForSequenceClassification<B>>::new(optim);
     let (mut start, mut seconds_before, mut log) = (0, 0.0, Vec::<ClassifierLogRow>::new());
-    if let Some(state) = read_partial(&partial, &key)? {
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        model = model
-            .load_file(partial.join("model"), &rec, device)
-            .map_err(|e| anyhow!("{}: {e}; delete it to start over", partial.display()))?;
-        trainer.optim = trainer
-            .optim
-            .load_state(&partial.join("optim"), device)
-            .map_err(|e| anyhow!("{}: {e}; delete it to start over", partial.display()))?;
-        trainer.steps = state.step;
+    if let Some(state) = crate::partial::read::<ClassifierLogRow>(&partial, &key)? {
+        (model, trainer) = crate::partial::restore(&partial, &state, model, trainer, device)?;
         start = state.step;
         seconds_before = state.seconds;
         log = state.log;
     }
 
-    let bar = progress_bar(name, total, start, options.progress);
+    let bar = crate::partial::progress_bar("classifier", name, total, start, options.progress);
     let clock = Instant::now();
     let mut examples = log.last().map_or(0, |r| r.examples);
     let examples_at_start = examples;
@@ -593,14 +576,17 @@ pub fn train_classifier_on<B: AutodiffBackend>(
             (examples - examples_at_start) as f64 / elapsed.max(1e-9)
         ));
         if done % spec.checkpoint_every == 0 && done < total {
-            write_partial(
+            crate::partial::write(
                 &partial,
-                &key,
-                done,
-                seconds_before + elapsed,
-                &log,
+                &crate::partial::Partial {
+                    key: key.to_string(),
+                    step: done,
+                    seconds: seconds_before + elapsed,
+                    log: log.clone(),
+                },
                 &model,
                 &trainer,
+                &|_| Ok(()),
             )?;
         }
         if options.stop_after_step == Some(done) && done < total {
@@ -736,76 +722,6 @@ fn write_tokenizer_config(dir: &Path, max_length: usize) -> Result<()> {
     let path = dir.join("tokenizer_config.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
-}
-
-fn progress_bar(name: &str, steps: usize, start: usize, visible: bool) -> indicatif::ProgressBar {
-    if !visible {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "classifier {prefix} [{bar:30}] {pos}/{len} steps · {msg} [{elapsed_precise}<{eta_precise}]",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(name.to_string());
-    bar.set_position(start as u64);
-    bar
-}
-
-fn read_partial(partial: &Path, key: &str) -> Result<Option<Partial>> {
-    let path = partial.join("state.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let state: Partial = serde_json::from_str(&text).map_err(|e| {
-        anyhow!(
-            "{}: {e}; delete {} to start over",
-            path.display(),
-            partial.display()
-        )
-    })?;
-    if state.key != key {
-        bail!(
-            "{} belongs to another classifier (key {}, expected {key}); delete it to start over",
-            partial.display(),
-            state.key
-        );
-    }
-    Ok(Some(state))
-}
-
-fn write_partial<B: AutodiffBackend>(
-    partial: &Path,
-    key: &str,
-    step: usize,
-    seconds: f64,
-    log: &[ClassifierLogRow],
-    model: &DistilBertForSequenceClassification<B>,
-    trainer: &Trainer<B, DistilBertForSequenceClassification<B>>,
-) -> Result<()> {
-    atomicwrite::replace_dir(partial, |tmp| -> Result<()> {
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        model
-            .clone()
-            .save_file(tmp.join("model"), &rec)
-            .map_err(|e| anyhow!("{e}"))?;
-        trainer
-            .optim
-            .save_state(&tmp.join("optim"))
-            .map_err(|e| anyhow!("{e}"))?;
-        let state = Partial {
-            key: key.to_string(),
-            step,
-            seconds,
-            log: log.to_vec(),
-        };
-        std::fs::write(tmp.join("state.json"), serde_json::to_string(&state)?)?;
-        Ok(())
-    })
-    .with_context(|| format!("writing the classifier checkpoint {}", partial.display()))
 }
 
 fn log_csv(log: &[ClassifierLogRow]) -> String {

@@ -17,6 +17,7 @@
 
 pub mod classifier;
 pub mod corpus;
+pub mod partial;
 pub mod span;
 pub mod spec;
 pub mod train;

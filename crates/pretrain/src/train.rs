@@ -18,7 +18,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::{AutodiffModule, Module};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use model::{
@@ -79,15 +78,6 @@ pub struct Pretrained {
     pub dir: PathBuf,
     pub record: PretrainRecord,
     pub cached: bool,
-}
-
-/// `state.json` of a mid-training checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Partial {
-    key: String,
-    step: usize,
-    seconds: f64,
-    log: Vec<LogRow>,
 }
 
 /// The cache key of `spec` on a corpus with hash `corpus_sha256`.
@@ -603,22 +593,14 @@ where
     };
     let mut trainer = Trainer::<B, M>::new(optim);
     let (mut start, mut seconds_before, mut log) = (0usize, 0.0f64, Vec::<LogRow>::new());
-    if let Some(state) = read_partial(partial, key)? {
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        model = model
-            .load_file(partial.join("model"), &rec, device)
-            .map_err(|e| anyhow!("{}: {e}; delete it to start over", partial.display()))?;
-        trainer.optim = trainer
-            .optim
-            .load_state(&partial.join("optim"), device)
-            .map_err(|e| anyhow!("{}: {e}; delete it to start over", partial.display()))?;
-        trainer.steps = state.step;
+    if let Some(state) = crate::partial::read::<LogRow>(partial, key)? {
+        (model, trainer) = crate::partial::restore(partial, &state, model, trainer, device)?;
         start = state.step;
         seconds_before = state.seconds;
         log = state.log;
     }
     let validation = validation_batches(data, spec, seq2seq);
-    let bar = progress_bar(name, spec.steps, start, options.progress);
+    let bar = crate::partial::progress_bar("pretrain", name, spec.steps, start, options.progress);
     let clock = Instant::now();
     let mut tokens = log.last().map_or(0, |r| r.tokens);
     let tokens_at_start = tokens;
@@ -662,12 +644,14 @@ where
             (tokens - tokens_at_start) as f64 / elapsed.max(1e-9)
         ));
         if done % spec.checkpoint_every == 0 && done < spec.steps {
-            write_partial(
+            crate::partial::write(
                 partial,
-                key,
-                done,
-                seconds_before + elapsed,
-                &log,
+                &crate::partial::Partial {
+                    key: key.to_string(),
+                    step: done,
+                    seconds: seconds_before + elapsed,
+                    log: log.clone(),
+                },
                 &model,
                 &trainer,
                 save_tokenizer,
@@ -721,81 +705,6 @@ where
         record,
         cached: false,
     }))
-}
-
-fn progress_bar(name: &str, steps: usize, start: usize, visible: bool) -> indicatif::ProgressBar {
-    if !visible {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "pretrain {prefix} [{bar:30}] {pos}/{len} steps · {msg} [{elapsed_precise}<{eta_precise}]",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(name.to_string());
-    bar.set_position(start as u64);
-    bar
-}
-
-fn read_partial(partial: &Path, key: &str) -> Result<Option<Partial>> {
-    let path = partial.join("state.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let state: Partial = serde_json::from_str(&text).map_err(|e| {
-        anyhow!(
-            "{}: {e}; delete {} to start over",
-            path.display(),
-            partial.display()
-        )
-    })?;
-    if state.key != key {
-        bail!(
-            "{} belongs to another pretraining (key {}, expected {key}); delete it to start over",
-            partial.display(),
-            state.key
-        );
-    }
-    Ok(Some(state))
-}
-
-/// Saves the model, the optimiser, the tokenizer and the log so far into `partial` (replaced
-/// whole, by rename).
-#[allow(clippy::too_many_arguments)]
-fn write_partial<B: AutodiffBackend, M: AutodiffModule<B>>(
-    partial: &Path,
-    key: &str,
-    step: usize,
-    seconds: f64,
-    log: &[LogRow],
-    model: &M,
-    trainer: &Trainer<B, M>,
-    save_tokenizer: &dyn Fn(&Path) -> Result<()>,
-) -> Result<()> {
-    atomicwrite::replace_dir(partial, |tmp| -> Result<()> {
-        let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        model
-            .clone()
-            .save_file(tmp.join("model"), &rec)
-            .map_err(|e| anyhow!("{e}"))?;
-        trainer
-            .optim
-            .save_state(&tmp.join("optim"))
-            .map_err(|e| anyhow!("{e}"))?;
-        save_tokenizer(tmp)?;
-        let state = Partial {
-            key: key.to_string(),
-            step,
-            seconds,
-            log: log.to_vec(),
-        };
-        std::fs::write(tmp.join("state.json"), serde_json::to_string(&state)?)?;
-        Ok(())
-    })
-    .with_context(|| format!("writing the pretraining checkpoint {}", partial.display()))
 }
 
 /// `log.csv`: one row per step.
