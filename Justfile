@@ -89,3 +89,10 @@ check-hf:
     cargo run -p model --example export_trained -- target/hf-export
     python3 scripts/check_hf_load.py target/hf-export
     if [ -d runs/.cache/pretrained ]; then python3 scripts/check_pretrained_hf.py runs/.cache/pretrained; fi
+
+# Throughput of `runner diagnose`'s sampling against PyTorch + transformers on the same mini models,
+# prompts and shapes, side by side (needs `pip install torch transformers` and `runner pretrain
+# pretrain.yaml` first); numbers go to results/perf/diagnose.md by hand.
+bench-diagnose threads="2":
+    cargo build -q -p runner
+    RUNNER=target/debug/runner python3 scripts/bench_diagnose.py --threads {{threads}}
