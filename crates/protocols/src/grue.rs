@@ -518,4 +518,62 @@ mod tests {
         assert_eq!(f.small_std_low_reward, 0.5);
         assert_eq!(f.inputs_per_second, 2.0);
     }
+
+    /// A reward that returns `value` for every sample.
+    struct Constant(f64);
+
+    impl rewards::Reward for Constant {
+        fn id(&self) -> &str {
+            "constant"
+        }
+        fn score(&self, _: &rewards::Sample) -> f64 {
+            self.0
+        }
+    }
+
+    fn measure(value: f64) -> Result<Vec<InputRewards>> {
+        let task = trainers::synthetic::ReverseTask {
+            alphabet: 2,
+            length: 2,
+        };
+        let device = Default::default();
+        let model = task
+            .model::<model::CpuBackend>(1, 8, 2, 0, &device)
+            .unwrap();
+        let reward = TaskReward {
+            reward: Box::new(Constant(value)),
+            decode: Box::new(|ids: &[u32]| trainers::synthetic::ReverseTask::decode(ids)),
+        };
+        let kwargs = GenerationKwargs {
+            do_sample: true,
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+            min_new_tokens: 0,
+            max_new_tokens: 3,
+        };
+        reward_stats(
+            &model,
+            &task.examples(),
+            &reward,
+            3,
+            &kwargs,
+            task.tokens(),
+            0,
+            2,
+            &ProgressBar::hidden(),
+        )
+    }
+
+    #[test]
+    fn a_constant_reward_has_zero_std_and_a_nan_reward_is_an_error_naming_the_input() {
+        let ok = measure(0.25).unwrap();
+        assert_eq!(ok.len(), 4, "one entry per input");
+        assert!(
+            ok.iter()
+                .all(|m| m.rewards.len() == 3 && m.stats.std == 0.0 && m.stats.mean == 0.25)
+        );
+        let err = measure(f64::NAN).unwrap_err().to_string();
+        assert!(err.contains("input 0") && err.contains("finite"), "{err}");
+    }
 }
