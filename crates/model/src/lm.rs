@@ -23,6 +23,20 @@ pub trait CausalLM<B: Backend> {
         attention_mask: Tensor<B, 2, Int>,
         cache: Option<&mut Self::Cache>,
     ) -> Tensor<B, 3>;
+    /// Logits `[batch, vocab]` at the last position only: what sampling and beam search need. The
+    /// default computes every position's; a model may skip the LM head elsewhere (as
+    /// `transformers`' `generate` does with `logits_to_keep=1`), which matters when a long prompt
+    /// is fed at once.
+    fn last_logits(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        cache: Option<&mut Self::Cache>,
+    ) -> Tensor<B, 2> {
+        let logits = self.logits(input_ids, attention_mask, cache);
+        let [batch, seq, vocab] = logits.dims();
+        logits.narrow(1, seq - 1, 1).reshape([batch, vocab])
+    }
     /// Keeps cache rows `rows` (repeats allowed): row i becomes old row `rows[i]`.
     fn select_cache_rows(cache: &mut Self::Cache, rows: Tensor<B, 1, Int>);
 }
@@ -39,6 +53,19 @@ impl<B: Backend> CausalLM<B> for GPT2LMHeadModel<B> {
         cache: Option<&mut KvCache<B>>,
     ) -> Tensor<B, 3> {
         self.forward(input_ids, attention_mask, None, cache)
+    }
+    /// The LM head on the last position's hidden state only.
+    fn last_logits(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 2> {
+        let hidden = self.forward_hidden(input_ids, attention_mask, None, cache);
+        let [batch, seq, _] = hidden.dims();
+        let logits = self.lm_head(hidden.narrow(1, seq - 1, 1));
+        let vocab = logits.dims()[2];
+        logits.reshape([batch, vocab])
     }
     fn select_cache_rows(cache: &mut KvCache<B>, rows: Tensor<B, 1, Int>) {
         cache.select_rows(rows)

@@ -161,8 +161,7 @@ impl<B: Backend, M: CausalLM<B>> DecodeSession<B> for CausalSession<'_, B, M> {
         let ids = self.columns(&self.ids, from);
         let mask = self.columns(&self.mask, 0);
         self.fed = self.len();
-        let logits = self.model.logits(ids, mask, self.cache.as_mut());
-        last_position(logits)
+        self.model.last_logits(ids, mask, self.cache.as_mut())
     }
 
     fn select_rows(&mut self, rows: &[usize]) {

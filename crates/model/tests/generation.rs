@@ -407,3 +407,53 @@ fn t5_generation_stops_at_eos_and_respects_min_new_tokens() {
         assert!(row.len() >= 6 && !row[..6].contains(&eos), "{row:?}");
     }
 }
+
+/// Sampling computes the LM head on the last position only (`CausalLM::last_logits`); the values
+/// must be the very floats the full forward gives there, so sampled tokens do not change.
+#[test]
+fn last_position_logits_are_bitwise_the_full_forwards_last_column() {
+    use model::{CausalLM, GPT2Config};
+    let device = Default::default();
+    let config = GPT2Config {
+        n_layer: 2,
+        n_embd: 256,
+        n_head: 4,
+        vocab_size: 8192,
+        n_positions: 128,
+        ..GPT2Config::default()
+    };
+    let model = GPT2LMHeadModel::<B>::init(config, 3, &device).unwrap();
+    for (batch, seq) in [(1, 1), (4, 7), (80, 64)] {
+        let ids: Vec<i64> = (0..batch * seq)
+            .map(|i| ((i * 7919) % 8192) as i64)
+            .collect();
+        let mut mask = vec![1i64; batch * seq];
+        for b in 0..batch {
+            for p in 0..(b % 3).min(seq - 1) {
+                mask[b * seq + p] = 0; // left padding
+            }
+        }
+        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [batch, seq]), &device);
+        let mask = Tensor::<B, 2, Int>::from_data(TensorData::new(mask, [batch, seq]), &device);
+        let full = model.logits(ids.clone(), mask.clone(), None);
+        let vocab = full.dims()[2];
+        let want: Vec<f32> = full
+            .narrow(1, seq - 1, 1)
+            .reshape([batch, vocab])
+            .into_data()
+            .into_vec()
+            .unwrap();
+        let got: Vec<f32> = model
+            .last_logits(ids, mask, None)
+            .into_data()
+            .into_vec()
+            .unwrap();
+        assert!(
+            want.iter()
+                .zip(&got)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "batch {batch} x {seq}: max |diff| {}",
+            max_abs_diff(&want, &got)
+        );
+    }
+}
