@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use runner::{Profile, SweepOptions, sweep};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -92,6 +92,21 @@ struct DiagnoseArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Parse an RL4LMs `train_text_generation.py` config (e.g. apple/ml-rlgrad's
+    /// rl4lms_scripts/training/*/t5_ppo.yml) into a typed, validated plan. Only --dry-run exists
+    /// so far: it validates the file and prints the plan.
+    Rl4lms {
+        /// The RL4LMs config file (.yml).
+        file: PathBuf,
+        /// Validate and print the plan (task, model, algorithm, every hyperparameter, skipped
+        /// metrics) without running anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace a value before validation, e.g. alg.args.learning_rate=2e-5 or
+        /// alg.policy.args.model_name=DIR (repeatable; the key must exist in the file).
+        #[arg(long = "override", value_name = "KEY.PATH=VALUE", value_parser = rl4lms::Override::parse)]
+        overrides: Vec<rl4lms::Override>,
+    },
     /// Run every run of a sweep file that is not finished yet, then report.
     Sweep {
         /// A sweep file, or the name of one in experiments/ (e.g. theory.yaml).
@@ -469,6 +484,11 @@ fn run(cli: Cli) -> Result<()> {
                 runner::lm::logprobs_jsonl(&checkpoint, reader, &name, stdout, device, batch_size)?;
             }
         }
+        Command::Rl4lms {
+            file,
+            dry_run,
+            overrides,
+        } => rl4lms_command(&file, dry_run, &overrides)?,
         Command::Data { command } => data_command(command)?,
         Command::Slurm(args) => slurm(args)?,
         Command::Merge { into, sources } => {
@@ -477,6 +497,24 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `runner rl4lms FILE [--dry-run] [--override KEY=VALUE ...]`.
+fn rl4lms_command(file: &Path, dry_run: bool, overrides: &[rl4lms::Override]) -> Result<()> {
+    let plan = rl4lms::load(file, overrides)?;
+    if let Some(w) = plan.skipped_metrics_warning() {
+        eprintln!("{w}");
+    }
+    if dry_run {
+        print!("{plan}");
+        return Ok(());
+    }
+    if let Err(why) = plan.check_runnable() {
+        anyhow::bail!("{why}");
+    }
+    anyhow::bail!(
+        "running RL4LMs configs is not implemented yet; --dry-run validates and prints the plan"
+    )
 }
 
 /// `runner data fetch|status|check`.
