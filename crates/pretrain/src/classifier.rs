@@ -356,33 +356,15 @@ pub fn find_classifier(
 
 fn find_key(cache_root: &Path, name: &str, key: &str) -> Result<Option<TrainedClassifier>> {
     let dir = cache_root.join(format!("{name}-{key}"));
-    let record_path = dir.join("classifier.json");
-    if !record_path.is_file() {
-        return Ok(None);
-    }
-    let damaged = |why: String| {
-        anyhow!(
-            "classifier {} is damaged ({why}); delete that directory to train it again",
-            dir.display()
-        )
-    };
-    let record: ClassifierRecord = serde_json::from_str(
-        &std::fs::read_to_string(&record_path).map_err(|e| damaged(e.to_string()))?,
-    )
-    .map_err(|e| damaged(format!("classifier.json: {e}")))?;
-    let weights = std::fs::read(dir.join("model.safetensors"))
-        .map_err(|e| damaged(format!("model.safetensors: {e}")))?;
-    if record.key != key || data::checksum::sha256_hex(&weights) != record.model_sha256 {
-        return Err(damaged(
-            "model.safetensors differs from the record's sha256".into(),
-        ));
-    }
-    for f in ["config.json", "vocab.txt", "tokenizer_config.json"] {
-        if !dir.join(f).is_file() {
-            return Err(damaged(format!("{f} is missing")));
-        }
-    }
-    Ok(Some(TrainedClassifier {
+    let record = crate::partial::read_entry::<ClassifierRecord>(
+        &dir,
+        "classifier.json",
+        "classifier",
+        key,
+        &["config.json", "vocab.txt", "tokenizer_config.json"],
+        |r| (&r.key, &r.model_sha256),
+    )?;
+    Ok(record.map(|record| TrainedClassifier {
         dir,
         record,
         cached: true,

@@ -7,6 +7,8 @@
 //!                         whatever `extra` writes (the tokenizer of a pretraining)
 //! ```
 //! The directory is replaced whole, by rename, so a kill leaves the previous checkpoint or the new one.
+//!
+//! Also shared: reading a finished entry's record and checking its weights ([`read_entry`]).
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::AutodiffModule;
@@ -119,4 +121,43 @@ pub fn progress_bar(
     bar.set_prefix(name.to_string());
     bar.set_position(start as u64);
     bar
+}
+
+/// The record `record_file` of the finished entry in `dir`, if there is one, checked: its key is
+/// `key`, `model.safetensors` has the sha256 it states, and `files` exist. A failed check is an
+/// error naming the directory and saying to delete it (`what` names the entry, e.g. "classifier").
+pub fn read_entry<R: DeserializeOwned>(
+    dir: &Path,
+    record_file: &str,
+    what: &str,
+    key: &str,
+    files: &[&str],
+    key_and_sha256: fn(&R) -> (&str, &str),
+) -> Result<Option<R>> {
+    let record_path = dir.join(record_file);
+    if !record_path.is_file() {
+        return Ok(None);
+    }
+    let damaged = |why: String| {
+        anyhow!(
+            "{what} {} is damaged ({why}); delete that directory to train it again",
+            dir.display()
+        )
+    };
+    let record: R = serde_json::from_str(
+        &std::fs::read_to_string(&record_path).map_err(|e| damaged(e.to_string()))?,
+    )
+    .map_err(|e| damaged(format!("{record_file}: {e}")))?;
+    let weights = std::fs::read(dir.join("model.safetensors"))
+        .map_err(|e| damaged(format!("model.safetensors: {e}")))?;
+    let (recorded_key, sha256) = key_and_sha256(&record);
+    if recorded_key != key || data::checksum::sha256_hex(&weights) != sha256 {
+        return Err(damaged(
+            "model.safetensors differs from the record's sha256".into(),
+        ));
+    }
+    if let Some(f) = files.iter().find(|f| !dir.join(f).is_file()) {
+        return Err(damaged(format!("{f} is missing")));
+    }
+    Ok(Some(record))
 }

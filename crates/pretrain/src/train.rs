@@ -100,28 +100,15 @@ pub fn find(
 ) -> Result<Option<Pretrained>> {
     let key = cache_key(spec, &corpus.sha256);
     let dir = cache_root.join(format!("{name}-{key}"));
-    let record_path = dir.join("pretrain.json");
-    if !record_path.is_file() {
-        return Ok(None);
-    }
-    let damaged = |why: String| {
-        anyhow!(
-            "pretrained model {} is damaged ({why}); delete that directory to pretrain it again",
-            dir.display()
-        )
-    };
-    let record: PretrainRecord = serde_json::from_str(
-        &std::fs::read_to_string(&record_path).map_err(|e| damaged(e.to_string()))?,
-    )
-    .map_err(|e| damaged(format!("pretrain.json: {e}")))?;
-    let weights = std::fs::read(dir.join("model.safetensors"))
-        .map_err(|e| damaged(format!("model.safetensors: {e}")))?;
-    if record.key != key || data::checksum::sha256_hex(&weights) != record.model_sha256 {
-        return Err(damaged(
-            "model.safetensors differs from the record's sha256".into(),
-        ));
-    }
-    Ok(Some(Pretrained {
+    let record = crate::partial::read_entry::<PretrainRecord>(
+        &dir,
+        "pretrain.json",
+        "pretrained model",
+        &key,
+        &["config.json", "tokenizer.json"],
+        |r| (&r.key, &r.model_sha256),
+    )?;
+    Ok(record.map(|record| Pretrained {
         dir,
         record,
         cached: true,
