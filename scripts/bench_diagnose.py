@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -89,7 +90,7 @@ def main():
             continue
         ckpt = found[0]
         wall, rate, prompts = ours(runner, ckpt, task, args.inputs, args.samples, args.chunk,
-                                   f"/tmp/bench-diagnose-{task}")
+                                   os.path.join(tempfile.mkdtemp(prefix="bench-diagnose-"), task))
         t = torch_side(ckpt, seq2seq, top_k, max_new, min_new, max_prompt, side, prompts, args.samples, args.chunk)
         print(f"| {task} | {os.path.basename(ckpt).rsplit('-', 1)[0]} | {rate:.2f} ({len(prompts) / wall:.2f} "
               f"with start-up and data loading) | {len(prompts) / t:.2f} | {len(prompts) / rate / t:.2f} |")

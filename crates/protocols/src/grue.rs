@@ -242,6 +242,14 @@ rows! {
         /// Std below 0.05 and mean below `low_reward`.
         pub small_std_low_reward: f64,
         pub low_reward: f64,
+    }
+}
+
+rows! {
+    /// Wall time of a measurement: kept out of [`FractionRow`], so result tables depend on the
+    /// seed alone (a sweep's `timing` tables are the only ones that may differ between runs).
+    pub struct TimingRow {
+        pub task: String,
         pub seconds: f64,
         pub inputs_per_second: f64,
     }
@@ -253,7 +261,6 @@ pub fn fractions(
     rows: &[InputStatsRow],
     samples: usize,
     low_reward: f64,
-    seconds: f64,
 ) -> FractionRow {
     let n = rows.len().max(1) as f64;
     let frac = |f: &dyn Fn(&InputStatsRow) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / n;
@@ -267,8 +274,15 @@ pub fn fractions(
         std_below_0_1: frac(&|r| r.reward_std < 0.1),
         small_std_low_reward: frac(&|r| r.reward_std < 0.05 && r.reward_mean < low_reward),
         low_reward,
+    }
+}
+
+/// The timing row of a measurement of `inputs` inputs that took `seconds`.
+pub fn timing(task: &str, inputs: usize, seconds: f64) -> TimingRow {
+    TimingRow {
+        task: task.to_string(),
         seconds,
-        inputs_per_second: rows.len() as f64 / seconds.max(1e-9),
+        inputs_per_second: inputs as f64 / seconds.max(1e-9),
     }
 }
 
@@ -512,11 +526,11 @@ mod tests {
             row(0.5, 0.03),
             row(0.5, 0.3),
         ];
-        let f = fractions("t", &rows, 10, 0.1, 2.0);
+        let f = fractions("t", &rows, 10, 0.1);
         assert_eq!(f.std_below_0_01, 0.25);
         assert_eq!(f.std_below_0_05, 0.75);
         assert_eq!(f.small_std_low_reward, 0.5);
-        assert_eq!(f.inputs_per_second, 2.0);
+        assert_eq!(timing("t", 4, 2.0).inputs_per_second, 2.0);
     }
 
     /// A reward that returns `value` for every sample.

@@ -5,7 +5,9 @@
 //! rows `inputs` ([`InputStatsRow`], one per input) and `fractions` ([`FractionRow`], one).
 
 use crate::RunEnv;
-use crate::grue::{FractionRow, InputStatsRow, Measurement, fractions, permutation_prefix};
+use crate::grue::{
+    FractionRow, InputStatsRow, Measurement, TimingRow, fractions, permutation_prefix, timing,
+};
 use crate::rows::Rows;
 use anyhow::{Result, anyhow, bail};
 use grue::{Split, TaskName};
@@ -42,6 +44,7 @@ crate::sweep_params! {
 pub struct Outcome {
     pub inputs: Vec<InputStatsRow>,
     pub fractions: FractionRow,
+    pub timing: TimingRow,
 }
 
 impl Outcome {
@@ -51,6 +54,10 @@ impl Outcome {
             (
                 "fractions".into(),
                 FractionRow::to_frame(std::slice::from_ref(&self.fractions))?,
+            ),
+            (
+                "timing".into(),
+                TimingRow::to_frame(std::slice::from_ref(&self.timing))?,
             ),
         ])
     }
@@ -140,11 +147,16 @@ impl RewardStdConfig {
         }
         .run(&bar)?;
         bar.finish_and_clear();
-        let fractions = fractions(&self.task, &inputs, self.samples, self.low_reward, seconds);
+        let fractions = fractions(&self.task, &inputs, self.samples, self.low_reward);
+        let timing = timing(&self.task, inputs.len(), seconds);
         env.observer.log(&format!(
             "{}: {} inputs x {} samples in {seconds:.1} s; small std (< 0.05) and low reward: {:.3}",
             self.task, fractions.inputs, self.samples, fractions.small_std_low_reward
         ));
-        Ok(Outcome { inputs, fractions })
+        Ok(Outcome {
+            inputs,
+            fractions,
+            timing,
+        })
     }
 }

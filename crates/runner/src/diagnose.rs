@@ -187,8 +187,9 @@ pub fn diagnose(o: &DiagnoseOptions) -> Result<Vec<PathBuf>> {
     }
     .run(&bar)?;
     bar.finish_and_clear();
-    let summary = fractions(&label, &rows, o.samples, o.low_reward, seconds);
-    write(o, &label, &reward_id, &checkpoint, &rows, &summary)
+    let summary = fractions(&label, &rows, o.samples, o.low_reward);
+    let rate = rows.len() as f64 / seconds.max(1e-9);
+    write(o, &label, &reward_id, &checkpoint, &rows, &summary, rate)
 }
 
 fn write(
@@ -198,6 +199,7 @@ fn write(
     checkpoint: &Path,
     rows: &[InputStatsRow],
     f: &FractionRow,
+    inputs_per_second: f64,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("cannot create {}", o.out.display()))?;
@@ -237,7 +239,7 @@ fn write(
     let summary = o.out.join("summary.md");
     atomicwrite::write(
         &summary,
-        summary_text(o, label, reward_id, checkpoint, rows, f).as_bytes(),
+        summary_text(o, label, reward_id, checkpoint, rows, f, inputs_per_second).as_bytes(),
     )
     .with_context(|| format!("writing {}", summary.display()))?;
     Ok(vec![parquet, csv, stem.with_extension("png"), summary])
@@ -251,6 +253,7 @@ fn summary_text(
     checkpoint: &Path,
     rows: &[InputStatsRow],
     f: &FractionRow,
+    inputs_per_second: f64,
 ) -> String {
     let n = rows.len();
     let small = rows.iter().filter(|r| r.reward_std < o.small_std).count();
@@ -265,7 +268,7 @@ fn summary_text(
         "Checkpoint `{}`, reward `{reward_id}`, {n} inputs x {} samples ({:.2} inputs/s).\n",
         checkpoint.display(),
         o.samples,
-        f.inputs_per_second
+        inputs_per_second
     );
     let _ = writeln!(
         s,

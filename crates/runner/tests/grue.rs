@@ -2,6 +2,8 @@
 //! profile, `runner diagnose` on a task and on a user's file, and diagnose's errors. Tests that
 //! read the GRUE data print SKIPPED when `RFT_DATA_DIR` does not hold it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -80,6 +82,31 @@ fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
         .flatten()
         .any(|e| e.file_name().to_string_lossy().contains("inputs"));
     assert!(inputs, "per-input data kept beside the figure");
+
+    // Same seed, same numbers: two runs at a time give the tables one at a time gave.
+    let runs2 = out.path().join("runs2");
+    let results2 = out.path().join("results2");
+    let o = runner(
+        &[
+            "sweep",
+            "reward_std.yaml",
+            "--profile",
+            "smoke",
+            "--jobs",
+            "2",
+            "--out",
+            runs2.to_str().unwrap(),
+            "--results",
+            results2.to_str().unwrap(),
+        ],
+        Some(&data),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    common::assert_identical(
+        &common::result_tables(&dir.join("data")),
+        &common::result_tables(&results2.join("reward_std-smoke").join("data")),
+        "reward_std smoke, --jobs 1 vs --jobs 2",
+    );
 }
 
 #[test]

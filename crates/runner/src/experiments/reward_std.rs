@@ -5,7 +5,7 @@ use super::{Experiment, SweepResults, Tables};
 use crate::run::RunContext;
 use anyhow::Result;
 use plotting::*;
-use protocols::grue::{FractionRow, InputStatsRow};
+use protocols::grue::{FractionRow, InputStatsRow, TimingRow};
 use protocols::rows::{Gathered, gathered};
 use std::path::{Path, PathBuf};
 
@@ -35,13 +35,15 @@ impl Experiment for RewardStdConfig {
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
         let mut inputs: Vec<Gathered<InputStatsRow>> = Vec::new();
         let mut fractions: Vec<Gathered<FractionRow>> = Vec::new();
+        let mut timing: Vec<Gathered<TimingRow>> = Vec::new();
         for s in sweeps {
             inputs.extend(gathered::<InputStatsRow>(s.table("inputs")?)?);
             fractions.extend(gathered::<FractionRow>(s.table("fractions")?)?);
+            timing.extend(gathered::<TimingRow>(s.table("timing")?)?);
         }
         let stem = dir.join("reward_std");
         figure(&inputs, &fractions).save(&stem)?;
-        table(&fractions).save(&stem)?;
+        table(&fractions, &timing).save(&stem)?;
         Ok(vec![stem.with_extension("png"), stem.with_extension("md")])
     }
 }
@@ -123,7 +125,7 @@ fn figure(inputs: &[Gathered<InputStatsRow>], fractions: &[Gathered<FractionRow>
 }
 
 /// The fractions of small-std (and low-reward) inputs per task, with each task's data caveat.
-fn table(fractions: &[Gathered<FractionRow>]) -> Table {
+fn table(fractions: &[Gathered<FractionRow>], timing: &[Gathered<TimingRow>]) -> Table {
     let tasks = tasks(fractions);
     let notes: Vec<String> = tasks
         .iter()
@@ -167,7 +169,10 @@ fn table(fractions: &[Gathered<FractionRow>]) -> Table {
                 format!("{:.3}", r.std_below_0_05),
                 format!("{:.3}", r.std_below_0_1),
                 format!("{:.3}", r.small_std_low_reward),
-                format!("{:.2}", r.inputs_per_second),
+                timing
+                    .iter()
+                    .find(|t| t.row.task == r.task && t.seed == f.seed)
+                    .map_or("-".into(), |t| format!("{:.2}", t.row.inputs_per_second)),
             ]);
         }
     }
