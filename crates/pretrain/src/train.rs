@@ -147,21 +147,9 @@ pub fn pretrain<B: AutodiffBackend>(
         Architecture::Gpt2 { .. } => {
             let tok = gpt2_tokenizer(spec, corpus, &partial)?;
             let eos = tok.eos_token_id();
-            let encode = |docs: &[String]| -> Result<Vec<u32>> {
-                let mut ids = Vec::new();
-                for d in docs {
-                    ids.extend(tok.encode(d).map_err(|e| anyhow!("{e}"))?);
-                    ids.push(eos);
-                }
-                Ok(ids)
-            };
-            let data = Stream {
-                train: encode(&corpus.train)?,
-                validation: encode(&corpus.validation)?,
-                eos,
-                sentinels: Vec::new(),
-                pad: eos,
-            };
+            let data = Stream::new(corpus, eos, eos, Vec::new(), |d| {
+                tok.encode(d).map_err(|e| anyhow!("{e}"))
+            })?;
             let config = gpt2_config(spec, tok.vocab_size(), eos);
             let model = GPT2LMHeadModel::<B>::init(config, spec.seed, device)?;
             let save_tok = |d: &Path| -> Result<()> {
@@ -187,27 +175,15 @@ pub fn pretrain<B: AutodiffBackend>(
         Architecture::T5 { .. } => {
             let tok = t5_tokenizer(spec, corpus, &partial)?;
             let eos = tok.eos_token_id();
-            let encode = |docs: &[String]| -> Result<Vec<u32>> {
-                let mut ids = Vec::new();
-                for d in docs {
-                    ids.extend(tok.encode(d, false).map_err(|e| anyhow!("{e}"))?);
-                    ids.push(eos);
-                }
-                Ok(ids)
-            };
             let sentinels = (0..spec.tokenizer.extra_ids)
                 .map(|i| {
                     tok.token_to_id(&format!("<extra_id_{i}>"))
                         .ok_or_else(|| anyhow!("the tokenizer has no <extra_id_{i}>"))
                 })
                 .collect::<Result<Vec<u32>>>()?;
-            let data = Stream {
-                train: encode(&corpus.train)?,
-                validation: encode(&corpus.validation)?,
-                eos,
-                sentinels,
-                pad: tok.pad_token_id(),
-            };
+            let data = Stream::new(corpus, eos, tok.pad_token_id(), sentinels, |d| {
+                tok.encode(d, false).map_err(|e| anyhow!("{e}"))
+            })?;
             let config = t5_config(spec, tok.vocab_size(), tok.pad_token_id(), eos);
             let model = T5ForConditionalGeneration::<B>::init(config, spec.seed, device)?;
             let save_tok = |d: &Path| -> Result<()> {
@@ -345,6 +321,33 @@ struct Stream {
     /// T5's sentinels, `<extra_id_0>` first (empty for GPT-2).
     sentinels: Vec<u32>,
     pad: u32,
+}
+
+impl Stream {
+    /// The corpus tokenised by `encode`, each document followed by `eos`.
+    fn new(
+        corpus: &Corpus,
+        eos: u32,
+        pad: u32,
+        sentinels: Vec<u32>,
+        encode: impl Fn(&str) -> Result<Vec<u32>>,
+    ) -> Result<Self> {
+        let join = |docs: &[String]| -> Result<Vec<u32>> {
+            let mut ids = Vec::new();
+            for d in docs {
+                ids.extend(encode(d)?);
+                ids.push(eos);
+            }
+            Ok(ids)
+        };
+        Ok(Stream {
+            train: join(&corpus.train)?,
+            validation: join(&corpus.validation)?,
+            eos,
+            sentinels,
+            pad,
+        })
+    }
 }
 
 /// A batch of windows, laid out for one model family.
