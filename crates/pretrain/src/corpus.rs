@@ -68,6 +68,13 @@ impl Corpus {
         }
         let mut docs = Vec::new();
         for &source in sources {
+            if source == CorpusSource::ImdbUnlabelled {
+                // grue reads (and checks) the IMDB CSV; its errors name the file and the fix.
+                let reviews = grue::imdb::pretraining_reviews(data_dir)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                docs.extend(reviews);
+                continue;
+            }
             for file in source.files() {
                 let path = data_dir.join(file);
                 let text = std::fs::read_to_string(&path).with_context(|| {
@@ -78,11 +85,7 @@ impl Corpus {
                         source.dataset()
                     )
                 })?;
-                let found = match source {
-                    CorpusSource::Wikitext2 => wikitext_articles(&text),
-                    CorpusSource::ImdbUnlabelled => grue::imdb::pretraining_reviews(data_dir)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?,
-                };
+                let found = wikitext_articles(&text);
                 if found.is_empty() {
                     bail!("{}: no documents found", path.display());
                 }
