@@ -152,6 +152,36 @@ pub fn generation_kwargs(g: &GenKwargs, seq2seq: bool) -> GenerationKwargs {
     }
 }
 
+/// The checkpoint a sweep's `models` map gives for `paper_model` (an error naming the missing
+/// entry otherwise).
+pub fn model_for<'a>(
+    models: &'a std::collections::BTreeMap<String, String>,
+    paper_model: &str,
+    task: &str,
+) -> Result<&'a str> {
+    models.get(paper_model).map(String::as_str).ok_or_else(|| {
+        anyhow!(
+            "models: no entry for {paper_model:?} (the paper's model for task {task}); add \
+             `{paper_model}: DIR-or-hub-id-or-pretrained:NAME` (have: {})",
+            models.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// The task reward's arguments, with a learned reward's `model_name` (a paper model id) replaced
+/// by the checkpoint directory `resolve` gives for it.
+pub fn resolved_reward_args(
+    spec: &TaskSpec,
+    resolve: &dyn Fn(&str) -> Result<std::path::PathBuf>,
+) -> Result<serde_yaml::Value> {
+    let mut args = spec.reward.args_yaml();
+    if let Some(name) = args.get("model_name").and_then(|v| v.as_str()) {
+        let dir = resolve(name)?;
+        args["model_name"] = serde_yaml::Value::String(dir.display().to_string());
+    }
+    Ok(args)
+}
+
 /// The `k` sampled rewards of one input and their mean and std.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputRewards {

@@ -13,7 +13,10 @@
 pub mod cache;
 pub mod controlled;
 pub mod grue;
+pub mod grue_report;
+pub mod grue_rft;
 pub mod params;
+pub mod plan;
 pub mod reward_std;
 pub mod rows;
 pub mod synthetic;

@@ -9,7 +9,7 @@ use crate::grue::{
     FractionRow, InputStatsRow, Measurement, TimingRow, fractions, permutation_prefix, timing,
 };
 use crate::rows::Rows;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use grue::{Split, TaskName};
 use model::DeviceKind;
 use polars::prelude::DataFrame;
@@ -78,17 +78,7 @@ impl RewardStdConfig {
 
     /// The checkpoint standing in for `paper_model`.
     pub fn model_for(&self, paper_model: &str) -> Result<&str> {
-        self.models
-            .get(paper_model)
-            .map(String::as_str)
-            .ok_or_else(|| {
-                anyhow!(
-                    "models: no entry for {paper_model:?} (the paper's model for task {}); add \
-                 `{paper_model}: DIR-or-hub-id-or-pretrained:NAME` (have: {})",
-                    self.task,
-                    self.models.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            })
+        crate::grue::model_for(&self.models, paper_model, &self.task)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -121,11 +111,8 @@ impl RewardStdConfig {
         }
         let indices = permutation_prefix(samples.len(), self.inputs, spec.extract_seed);
         let checkpoint = resolve(self.model_for(spec.model)?)?;
-        let mut reward_args = spec.reward.args_yaml();
-        if let Some(name) = reward_args.get("model_name").and_then(|v| v.as_str()) {
-            let dir = resolve(self.model_for(name)?)?;
-            reward_args["model_name"] = serde_yaml::Value::String(dir.display().to_string());
-        }
+        let reward_args =
+            crate::grue::resolved_reward_args(spec, &|m| resolve(self.model_for(m)?))?;
         let bar = env
             .observer
             .progress_bar(indices.len() as u64, &format!("reward std: {}", self.task));

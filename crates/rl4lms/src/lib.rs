@@ -8,6 +8,7 @@
 //!   the `rewards` registry) and skipped, and what cannot run here (NLPO).
 
 pub mod config;
+pub mod ml_rlgrad;
 
 use config::{AlgId, Config, EvalConfig, GenerationKwargs};
 use grue::TaskName;
@@ -108,6 +109,35 @@ impl Override {
                 walked.push('.');
             }
             walked.push_str(seg);
+        }
+        *node = self.value.clone();
+        Ok(())
+    }
+
+    /// Set the value at `self.key` in `tree`, adding missing mapping keys on the way (what a
+    /// sweep file's overrides do: a key the file lacks but the schema has, such as
+    /// `alg.training_args.max_steps`, is added; a misspelt one is left to the typed schema).
+    pub fn set(&self, tree: &mut Value) -> Result<(), String> {
+        let mut node = tree;
+        for seg in self.key.split('.') {
+            if node.is_null() {
+                *node = Value::Mapping(Default::default());
+            }
+            node = match node {
+                Value::Mapping(m) => m
+                    .entry(Value::String(seg.to_string()))
+                    .or_insert(Value::Null),
+                Value::Sequence(s) => {
+                    let n = s.len();
+                    let i: usize = seg
+                        .parse()
+                        .map_err(|_| format!("'{seg}' is not an index of a list"))?;
+                    s.get_mut(i).ok_or_else(|| {
+                        format!("index {i} does not exist (the list has {n} entries)")
+                    })?
+                }
+                _ => return Err(format!("a scalar has no key '{seg}' ({})", self.key)),
+            };
         }
         *node = self.value.clone();
         Ok(())
@@ -271,11 +301,25 @@ fn yaml_error(path: &str, e: serde_yaml::Error) -> Error {
     }
 }
 
-/// Parse config text; `path` names it in errors.
+/// Parse config text; `path` names it in errors. Each override's key must exist in the text.
 pub fn parse_str(text: &str, path: &str, overrides: &[Override]) -> Result<Plan, Error> {
+    parse_with(text, path, overrides, Override::apply)
+}
+
+/// Parse config text with `sets` applied by [`Override::set`] (missing keys are added).
+pub fn parse_str_set(text: &str, path: &str, sets: &[Override]) -> Result<Plan, Error> {
+    parse_with(text, path, sets, Override::set)
+}
+
+fn parse_with(
+    text: &str,
+    path: &str,
+    overrides: &[Override],
+    put: fn(&Override, &mut Value) -> Result<(), String>,
+) -> Result<Plan, Error> {
     let mut tree: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(path, e))?;
     for o in overrides {
-        o.apply(&mut tree).map_err(|message| Error::Override {
+        put(o, &mut tree).map_err(|message| Error::Override {
             path: path.to_string(),
             key: o.key.clone(),
             message,

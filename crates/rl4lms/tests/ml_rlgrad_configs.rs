@@ -1,10 +1,10 @@
-//! The 42 RL4LMs config files of apple/ml-rlgrad (fixtures, see fixtures/ml-rlgrad/README.md).
+//! The 42 RL4LMs config files of apple/ml-rlgrad (committed under ml-rlgrad/, see its README.md).
 
 use rl4lms::{Algorithm, Override, load, parse_str};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ml-rlgrad")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("ml-rlgrad")
 }
 
 fn all_files() -> Vec<PathBuf> {

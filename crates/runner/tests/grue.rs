@@ -1,6 +1,7 @@
-//! The GRUE reward-std measurement end to end: the `reward_std` sweep (Figure 1) on its smoke
-//! profile, `runner diagnose` on a task and on a user's file, and diagnose's errors. Tests that
-//! read the GRUE data print SKIPPED when `RFT_DATA_DIR` does not hold it.
+//! The GRUE experiments end to end: the `reward_std` sweep (Figure 1) and the `grue` sweep (Table 1,
+//! Figure 2) on their smoke profiles, `runner diagnose` on a task and on a user's file, and
+//! diagnose's errors. Tests that read the GRUE data print SKIPPED when `RFT_DATA_DIR` does not
+//! hold it.
 
 mod common;
 
@@ -248,5 +249,64 @@ fn diagnose_errors_say_what_is_wrong_in_one_line() {
             "meteor",
         ],
         "bad.jsonl:2",
+    );
+}
+
+#[test]
+fn the_grue_smoke_sweep_writes_table_1_and_figure_2_and_is_the_same_with_two_jobs() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let sweep = |name: &str, jobs: &str| -> PathBuf {
+        let runs = out.path().join(format!("runs-{name}"));
+        let results = out.path().join(format!("results-{name}"));
+        let o = runner(
+            &[
+                "sweep",
+                "grue.yaml",
+                "--profile",
+                "smoke",
+                "--jobs",
+                jobs,
+                "--out",
+                runs.to_str().unwrap(),
+                "--results",
+                results.to_str().unwrap(),
+            ],
+            Some(&data),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        results.join("grue-smoke")
+    };
+    let dir = sweep("one", "1");
+    let table = std::fs::read_to_string(dir.join("table1.md")).unwrap();
+    for task in ["CommonGen", "DailyDialog"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {task} |")))
+            .unwrap_or_else(|| panic!("{task} missing from\n{table}"));
+        // every model's train and test reward is there, as mean ± std
+        assert_eq!(row.matches(" ± ").count(), 1 + 8, "{row}");
+    }
+    assert!(table.contains("Mini models pretrained here") && table.contains("Spearman"));
+    for f in [
+        "figure2.png",
+        "figure2.svg",
+        "figure2.md",
+        "track.png",
+        "speed.md",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let fig2 = std::fs::read_to_string(dir.join("figure2.md")).unwrap();
+    assert!(
+        fig2.contains("| CommonGen | pretrained |") && fig2.contains("| CommonGen | SFT |"),
+        "{fig2}"
+    );
+
+    let dir2 = sweep("two", "2");
+    common::assert_identical(
+        &common::result_tables(&dir.join("data")),
+        &common::result_tables(&dir2.join("data")),
+        "grue smoke, --jobs 1 vs --jobs 2",
     );
 }

@@ -36,6 +36,11 @@ pub enum Stream {
     PretrainBatch,
     /// Pretraining a T5: the corrupted spans of one batch.
     SpanCorruption,
+    /// GRUE experiments: the samples of one reward-std measurement during a run (step = phase and
+    /// iteration).
+    GrueTrack,
+    /// GRUE experiments: the decoding of one evaluation (when it samples).
+    GrueEval,
 }
 
 impl Stream {
@@ -53,6 +58,8 @@ impl Stream {
             Stream::Diagnostics => 99,
             Stream::PretrainBatch => 10,
             Stream::SpanCorruption => 11,
+            Stream::GrueTrack => 12,
+            Stream::GrueEval => 13,
         }
     }
 }
@@ -99,7 +106,7 @@ mod tests {
     use super::*;
     use rand::RngExt;
 
-    const ALL: [Stream; 11] = [
+    const ALL: [Stream; 13] = [
         Stream::SftShuffle,
         Stream::GroupPrompts,
         Stream::GroupSampling,
@@ -111,6 +118,8 @@ mod tests {
         Stream::Diagnostics,
         Stream::PretrainBatch,
         Stream::SpanCorruption,
+        Stream::GrueTrack,
+        Stream::GrueEval,
     ];
 
     #[test]

@@ -25,6 +25,12 @@ pub enum Schedule {
         warmup_steps: usize,
         total_steps: usize,
     },
+    /// Linear warm-up, then half a cosine from `lr` to 0 at `total_steps` (transformers'
+    /// `get_cosine_schedule_with_warmup`, `lr_scheduler_type: cosine`).
+    WarmupCosine {
+        warmup_steps: usize,
+        total_steps: usize,
+    },
 }
 
 impl Schedule {
@@ -46,6 +52,19 @@ impl Schedule {
                 } else {
                     let left = total_steps.saturating_sub(step) as f64;
                     base * (left / total_steps.saturating_sub(warmup_steps).max(1) as f64).max(0.0)
+                }
+            }
+            Schedule::WarmupCosine {
+                warmup_steps,
+                total_steps,
+            } => {
+                if step < warmup_steps {
+                    base * step as f64 / warmup_steps.max(1) as f64
+                } else {
+                    let progress = ((step - warmup_steps) as f64
+                        / total_steps.saturating_sub(warmup_steps).max(1) as f64)
+                        .min(1.0);
+                    base * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0)
                 }
             }
         }
@@ -354,6 +373,19 @@ mod tests {
         assert_eq!(s.lr(1.0, 110), 0.0);
         assert_eq!(s.lr(1.0, 500), 0.0);
         assert_eq!(Schedule::Constant.lr(0.3, 99), 0.3);
+    }
+
+    #[test]
+    fn warmup_cosine_is_half_way_at_the_middle_and_zero_at_the_end() {
+        let s = Schedule::WarmupCosine {
+            warmup_steps: 10,
+            total_steps: 110,
+        };
+        assert!((s.lr(2.0, 5) - 1.0).abs() < 1e-12);
+        assert!((s.lr(2.0, 10) - 2.0).abs() < 1e-12);
+        assert!((s.lr(2.0, 60) - 1.0).abs() < 1e-12);
+        assert!(s.lr(2.0, 110).abs() < 1e-12);
+        assert!(s.lr(2.0, 500).abs() < 1e-12);
     }
 
     #[test]

@@ -25,9 +25,10 @@ use burn::module::{AutodiffModule, Module, ModuleDisplay};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use model::{
-    CausalBatch, CompletionScores, GPT2LMHeadModel, Generated, SamplingConfig, Seq2SeqBatch,
-    Seq2SeqLM, T5ForConditionalGeneration, completion_logprobs, generate, generate_seq2seq,
-    score_completions, score_seq2seq, seq2seq_logprobs,
+    BeamConfig, BeamOutput, CausalBatch, CompletionScores, GPT2LMHeadModel, Generated,
+    SamplingConfig, Seq2SeqBatch, Seq2SeqLM, T5ForConditionalGeneration, beam_search,
+    beam_search_seq2seq, completion_logprobs, generate, generate_seq2seq, score_completions,
+    score_seq2seq, seq2seq_logprobs,
 };
 
 /// Where a policy's per-token tensors `[batch, cols]` keep completion token `i` of row `b`: at
@@ -72,6 +73,10 @@ pub trait Policy<B: Backend>: Module<B> + ModuleDisplay {
 
     /// Samples (or greedily decodes) one completion per prompt, batched.
     fn generate(&self, prompts: &[Vec<u32>], sampling: &SamplingConfig) -> Generated;
+
+    /// Beam search (Hugging Face's `num_beams > 1` without sampling): the best hypothesis per
+    /// prompt, batched.
+    fn beam_search(&self, prompts: &[Vec<u32>], config: &BeamConfig) -> BeamOutput;
 
     /// Teacher-forced log-probabilities and entropies of `completions[b]` given `prompts[b]`, in
     /// one forward pass that keeps the autodiff graph.
@@ -131,6 +136,10 @@ impl<B: Backend> Policy<B> for GPT2LMHeadModel<B> {
 
     fn generate(&self, prompts: &[Vec<u32>], sampling: &SamplingConfig) -> Generated {
         generate(self, prompts, sampling, &Policy::device(self))
+    }
+
+    fn beam_search(&self, prompts: &[Vec<u32>], config: &BeamConfig) -> BeamOutput {
+        beam_search(self, prompts, config, &Policy::device(self))
     }
 
     fn score(
@@ -200,6 +209,10 @@ impl<B: Backend> Policy<B> for T5ForConditionalGeneration<B> {
 
     fn generate(&self, prompts: &[Vec<u32>], sampling: &SamplingConfig) -> Generated {
         generate_seq2seq(self, prompts, sampling, &Policy::device(self))
+    }
+
+    fn beam_search(&self, prompts: &[Vec<u32>], config: &BeamConfig) -> BeamOutput {
+        beam_search_seq2seq(self, prompts, config, &Policy::device(self))
     }
 
     fn score(

@@ -4,6 +4,7 @@
 //! add one line to the `registry!` invocation below.
 
 pub mod controlled;
+pub mod grue_rft;
 pub mod reward_std;
 pub mod selftest;
 pub mod synthetic;
@@ -102,4 +103,5 @@ registry! {
     RftSynthetic => synthetic::SyntheticConfig(SyntheticPatch, SyntheticGrid),
     Controlled => controlled::ControlledConfig(ControlledPatch, ControlledGrid),
     RewardStd => reward_std::RewardStdConfig(RewardStdPatch, RewardStdGrid),
+    GrueRft => grue_rft::GrueRftConfig(GrueRftPatch, GrueRftGrid),
 }

@@ -1,0 +1,472 @@
+//! What the GRUE runs ([`crate::grue_rft`]) say about Findings II and III, computed from their
+//! rows: Table 1's cells (mean ± std over seeds), Figure 2's summary (the reward change of
+//! small-std inputs against the others under RFT) and the two verdicts.
+//!
+//! * Finding II (per task): RFT barely moves the inputs whose reward std under the initial model
+//!   is small. `holds` when their mean reward change is below half that of the other inputs;
+//!   `does not hold` otherwise; `not measurable` when RFT did not raise the other inputs' reward
+//!   by more than its spread over seeds (then nothing can be said about the small-std ones).
+//! * Finding III (across tasks): the RFT-vs-SFT gap is worst where small-std, low-reward inputs
+//!   are common. `holds` when the Spearman correlation between that fraction (under the
+//!   pretrained model) and the gap (SFT minus RFT test reward) is above 0.5 over at least 4 tasks;
+//!   `does not hold` when it is at most 0.5; `not measurable` with fewer tasks.
+
+use crate::grue_rft::{
+    EvalRow, InputChangeRow, IterationRow, PhaseTimingRow, SettingRow, TrackRow,
+};
+use crate::rows::Gathered;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// All rows of the GRUE sweeps of one file, with their runs.
+#[derive(Debug, Default)]
+pub struct GrueResults {
+    pub eval: Vec<Gathered<EvalRow>>,
+    pub track: Vec<Gathered<TrackRow>>,
+    pub iterations: Vec<Gathered<IterationRow>>,
+    pub inputs: Vec<Gathered<InputChangeRow>>,
+    pub timing: Vec<Gathered<PhaseTimingRow>>,
+    pub settings: Vec<Gathered<SettingRow>>,
+}
+
+/// Mean and sample std (ddof 1; 0 for one value) of some values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+impl MeanStd {
+    pub fn of(xs: &[f64]) -> Option<MeanStd> {
+        if xs.is_empty() {
+            return None;
+        }
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 {
+            (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(MeanStd { mean, std, n })
+    }
+
+    /// `0.123 ± 0.004`.
+    pub fn text(&self, decimals: usize) -> String {
+        format!("{:.*} ± {:.*}", decimals, self.mean, decimals, self.std)
+    }
+}
+
+/// Holds / does not hold / cannot be measured here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Holds,
+    DoesNotHold,
+    NotMeasurable,
+}
+
+impl Verdict {
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "does not hold",
+            Verdict::NotMeasurable => "not measurable here",
+        }
+    }
+}
+
+/// Table 1's models, in column order.
+pub const MODELS: [&str; 4] = ["pretrained", "rft", "sft", "sft_rft"];
+
+/// One task of Table 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table1Row {
+    pub task: String,
+    /// Fraction of training inputs with small std and low reward under the pretrained model
+    /// (the RFT runs' first measurement), over seeds.
+    pub small_std_low_reward: Option<MeanStd>,
+    /// `(model, split)` -> reward over seeds.
+    pub cells: BTreeMap<(String, String), MeanStd>,
+}
+
+impl Table1Row {
+    pub fn cell(&self, model: &str, split: &str) -> Option<MeanStd> {
+        self.cells
+            .get(&(model.to_string(), split.to_string()))
+            .copied()
+    }
+
+    /// SFT minus RFT reward on `split` (means over seeds).
+    pub fn gap(&self, split: &str) -> Option<f64> {
+        Some(self.cell("sft", split)?.mean - self.cell("rft", split)?.mean)
+    }
+}
+
+/// Table 1 of the runs labelled `label`, tasks in `order`'s order.
+pub fn table1(r: &GrueResults, label: &str, order: &[String]) -> Vec<Table1Row> {
+    order
+        .iter()
+        .filter_map(|task| {
+            let mut cells = BTreeMap::new();
+            for model in MODELS {
+                for split in ["train", "test"] {
+                    let xs: Vec<f64> = r
+                        .eval
+                        .iter()
+                        .filter(|g| {
+                            let e = &g.row;
+                            &e.task == task
+                                && e.label == label
+                                && e.model == model
+                                && e.split == split
+                        })
+                        .map(|g| g.row.reward)
+                        .collect();
+                    if let Some(m) = MeanStd::of(&xs) {
+                        cells.insert((model.to_string(), split.to_string()), m);
+                    }
+                }
+            }
+            if cells.is_empty() {
+                return None;
+            }
+            let fracs: Vec<f64> = r
+                .track
+                .iter()
+                .filter(|g| {
+                    let t = &g.row;
+                    &t.task == task && t.label == label && t.phase == "rft" && t.iteration == 0
+                })
+                .map(|g| g.row.frac_small_std_low_reward)
+                .collect();
+            Some(Table1Row {
+                task: task.clone(),
+                small_std_low_reward: MeanStd::of(&fracs),
+                cells,
+            })
+        })
+        .collect()
+}
+
+/// Spearman's rank correlation (average ranks for ties); `None` under 2 points or for a
+/// constant series.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let rank = |v: &[f64]| -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for &k in &idx[i..=j] {
+                r[k] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    };
+    let (rx, ry) = (rank(x), rank(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
+}
+
+/// Finding III over the tasks of Table 1: the correlation, how many tasks entered, the verdict.
+pub fn finding3(rows: &[Table1Row]) -> (Option<f64>, usize, Verdict) {
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter_map(|r| Some((r.small_std_low_reward?.mean, r.gap("test")?)))
+        .collect();
+    let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
+    let rho = spearman(&x, &y);
+    let verdict = match rho {
+        _ if pts.len() < 4 => Verdict::NotMeasurable,
+        None => Verdict::NotMeasurable,
+        Some(r) if r > 0.5 => Verdict::Holds,
+        Some(_) => Verdict::DoesNotHold,
+    };
+    (rho, pts.len(), verdict)
+}
+
+/// Figure 2's summary of one task and RL phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeSummary {
+    pub task: String,
+    pub phase: String,
+    /// Inputs with small initial std, per seed (mean).
+    pub small_inputs: f64,
+    pub other_inputs: f64,
+    /// Mean reward change of the small-std inputs, over seeds (seeds without any are skipped).
+    pub small: Option<MeanStd>,
+    pub other: Option<MeanStd>,
+    pub verdict: Verdict,
+}
+
+/// Finding II per task for `phase` (`rft` or `sft_rft`) of the runs labelled `label`.
+pub fn finding2(
+    r: &GrueResults,
+    label: &str,
+    phase: &str,
+    small_std: f64,
+    order: &[String],
+) -> Vec<ChangeSummary> {
+    order
+        .iter()
+        .filter_map(|task| {
+            let rows: Vec<&Gathered<InputChangeRow>> = r
+                .inputs
+                .iter()
+                .filter(|g| &g.row.task == task && g.row.label == label && g.row.phase == phase)
+                .collect();
+            if rows.is_empty() {
+                return None;
+            }
+            let mut seeds: Vec<u64> = rows.iter().map(|g| g.seed).collect();
+            seeds.sort_unstable();
+            seeds.dedup();
+            let (mut small, mut other, mut n_small, mut n_other) = (vec![], vec![], 0, 0);
+            for s in &seeds {
+                let of_seed = || rows.iter().filter(|g| g.seed == *s).map(|g| &g.row);
+                let change = |small_group: bool| -> Vec<f64> {
+                    of_seed()
+                        .filter(|x| (x.std_before < small_std) == small_group)
+                        .map(|x| x.mean_after - x.mean_before)
+                        .collect()
+                };
+                let (cs, co) = (change(true), change(false));
+                n_small += cs.len();
+                n_other += co.len();
+                if let Some(m) = MeanStd::of(&cs) {
+                    small.push(m.mean);
+                }
+                if let Some(m) = MeanStd::of(&co) {
+                    other.push(m.mean);
+                }
+            }
+            let (small, other) = (MeanStd::of(&small), MeanStd::of(&other));
+            let verdict = match (small, other) {
+                (Some(s), Some(o)) if o.mean > o.std.max(1e-9) => {
+                    if s.mean < 0.5 * o.mean {
+                        Verdict::Holds
+                    } else {
+                        Verdict::DoesNotHold
+                    }
+                }
+                _ => Verdict::NotMeasurable,
+            };
+            let k = seeds.len() as f64;
+            Some(ChangeSummary {
+                task: task.clone(),
+                phase: phase.to_string(),
+                small_inputs: n_small as f64 / k,
+                other_inputs: n_other as f64 / k,
+                small,
+                other,
+                verdict,
+            })
+        })
+        .collect()
+}
+
+/// PPO speed of one task: iterations/s and token transitions/s over its RL phases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speed {
+    pub task: String,
+    pub iterations_per_second: f64,
+    pub transitions_per_second: f64,
+    /// Seconds per SFT step (0 when no SFT ran).
+    pub sft_step_seconds: f64,
+    pub runs: usize,
+}
+
+/// PPO and SFT speed per task of the runs labelled `label`.
+pub fn speed(r: &GrueResults, label: &str, order: &[String]) -> Vec<Speed> {
+    order
+        .iter()
+        .filter_map(|task| {
+            let of = |phases: &[&str]| -> (f64, usize, usize, usize) {
+                r.timing
+                    .iter()
+                    .filter(|g| {
+                        &g.row.task == task
+                            && g.row.label == label
+                            && phases.contains(&g.row.phase.as_str())
+                    })
+                    .fold((0.0, 0, 0, 0), |(s, u, t, n), g| {
+                        (
+                            s + g.row.seconds,
+                            u + g.row.units,
+                            t + g.row.transitions,
+                            n + 1,
+                        )
+                    })
+            };
+            let (secs, iters, trans, runs) = of(&["rft", "sft_rft"]);
+            if runs == 0 || secs <= 0.0 {
+                return None;
+            }
+            let (sft_secs, sft_steps, _, _) = of(&["sft"]);
+            Some(Speed {
+                task: task.clone(),
+                iterations_per_second: iters as f64 / secs,
+                transitions_per_second: trans as f64 / secs,
+                sft_step_seconds: if sft_steps > 0 {
+                    sft_secs / sft_steps as f64
+                } else {
+                    0.0
+                },
+                runs,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g<T>(seed: u64, row: T) -> Gathered<T> {
+        Gathered {
+            run_id: format!("r{seed}"),
+            seed,
+            row,
+        }
+    }
+
+    fn change(
+        task: &str,
+        seed: u64,
+        std: f64,
+        before: f64,
+        after: f64,
+    ) -> Gathered<InputChangeRow> {
+        g(
+            seed,
+            InputChangeRow {
+                task: task.into(),
+                label: String::new(),
+                phase: "rft".into(),
+                position: 0,
+                index: 0,
+                mean_before: before,
+                std_before: std,
+                mean_after: after,
+                std_after: std,
+            },
+        )
+    }
+
+    #[test]
+    fn spearman_is_one_for_a_monotone_pair_and_minus_one_reversed() {
+        let x = [0.1, 0.5, 0.2, 0.9];
+        let y = [1.0, 3.0, 2.0, 10.0];
+        assert!((spearman(&x, &y).unwrap() - 1.0).abs() < 1e-12);
+        let rev: Vec<f64> = y.iter().map(|v| -v).collect();
+        assert!((spearman(&x, &rev).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&x, &[1.0; 4]), None);
+        // ties share their average rank
+        let r = spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!((r - 0.866_025_403_784_438_6).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn finding2_holds_when_small_std_inputs_move_less_and_not_otherwise() {
+        let order = vec!["t".to_string()];
+        let mut r = GrueResults::default();
+        for seed in 0..3 {
+            r.inputs.push(change("t", seed, 0.0, 0.0, 0.01));
+            r.inputs.push(change("t", seed, 0.3, 0.2, 0.5));
+        }
+        let s = &finding2(&r, "", "rft", 0.05, &order)[0];
+        assert_eq!(s.verdict, Verdict::Holds);
+        assert_eq!((s.small_inputs, s.other_inputs), (1.0, 1.0));
+
+        let mut r = GrueResults::default();
+        for seed in 0..3 {
+            r.inputs.push(change("t", seed, 0.0, 0.0, 0.4));
+            r.inputs.push(change("t", seed, 0.3, 0.2, 0.5));
+        }
+        assert_eq!(
+            finding2(&r, "", "rft", 0.05, &order)[0].verdict,
+            Verdict::DoesNotHold
+        );
+
+        // RFT moved nothing: nothing can be said.
+        let mut r = GrueResults::default();
+        for seed in 0..3 {
+            r.inputs.push(change("t", seed, 0.0, 0.0, 0.0));
+            r.inputs
+                .push(change("t", seed, 0.3, 0.2, 0.2 - 0.01 * seed as f64));
+        }
+        assert_eq!(
+            finding2(&r, "", "rft", 0.05, &order)[0].verdict,
+            Verdict::NotMeasurable
+        );
+    }
+
+    fn table_row(task: &str, frac: f64, rft: f64, sft: f64) -> Table1Row {
+        let m = |x: f64| MeanStd {
+            mean: x,
+            std: 0.0,
+            n: 1,
+        };
+        let mut cells = BTreeMap::new();
+        cells.insert(("rft".into(), "test".into()), m(rft));
+        cells.insert(("sft".into(), "test".into()), m(sft));
+        Table1Row {
+            task: task.into(),
+            small_std_low_reward: Some(m(frac)),
+            cells,
+        }
+    }
+
+    #[test]
+    fn finding3_holds_when_the_gap_grows_with_the_fraction_and_not_when_it_shrinks() {
+        let grows: Vec<Table1Row> = (0..5)
+            .map(|i| table_row("t", i as f64 * 0.2, 0.1, 0.1 + i as f64 * 0.05))
+            .collect();
+        let (rho, n, v) = finding3(&grows);
+        assert_eq!((n, v), (5, Verdict::Holds));
+        assert!((rho.unwrap() - 1.0).abs() < 1e-12);
+        let shrinks: Vec<Table1Row> = (0..5)
+            .map(|i| table_row("t", i as f64 * 0.2, 0.1, 0.5 - i as f64 * 0.05))
+            .collect();
+        assert_eq!(finding3(&shrinks).2, Verdict::DoesNotHold);
+        assert_eq!(finding3(&grows[..3]).2, Verdict::NotMeasurable);
+    }
+
+    #[test]
+    fn table1_averages_seeds_per_model_and_split() {
+        let mut r = GrueResults::default();
+        for (seed, x) in [(0, 0.1), (1, 0.3)] {
+            r.eval.push(g(
+                seed,
+                EvalRow {
+                    task: "t".into(),
+                    label: String::new(),
+                    model: "rft".into(),
+                    split: "test".into(),
+                    inputs: 4,
+                    reward: x,
+                },
+            ));
+        }
+        let rows = table1(&r, "", &["t".to_string(), "missing".to_string()]);
+        assert_eq!(rows.len(), 1);
+        let c = rows[0].cell("rft", "test").unwrap();
+        assert!((c.mean - 0.2).abs() < 1e-12 && (c.std - 0.141_421_356).abs() < 1e-6);
+        assert_eq!(rows[0].small_std_low_reward, None);
+    }
+}

@@ -1,0 +1,713 @@
+//! Table 1 and Figure 2 of the paper (Findings II and III) as a sweep kind: on one GRUE task,
+//! RFT (PPO as RL4LMs runs it) from the pretrained model, SFT, and SFT followed by RFT, each
+//! started from the task's own ml-rlgrad config ([`rl4lms::ml_rlgrad`]) with the sweep's
+//! overrides applied, evaluated as the config says, and with the reward std of every train input
+//! tracked throughout.
+//!
+//! One run = one task, one `method`, one seed:
+//!
+//! ```text
+//! rft:     evaluate(pretrained) -> track(0) -> PPO (*_ppo.yml) [track every eval_every] -> evaluate(rft)
+//! sft_rft: SFT (*_supervised.yml) -> evaluate(sft) -> track(0) -> PPO (*_ppo_on_supervised.yml) -> evaluate(sft_rft)
+//! ```
+//!
+//! * The training pool is the first `train_inputs` train inputs of a seed-7 permutation (Figure
+//!   1's inputs); SFT learns their references, PPO samples prompts from them. The test pool is the
+//!   first `test_inputs` of a seed-7 permutation of the test split.
+//! * Evaluate: the config's `train_evaluation.generation_kwargs` (beam search for NarrativeQA and
+//!   CommonGen, sampling for CNN/DailyMail and DailyDialog, ...), the task's reward, mean over the pool.
+//! * Track: `samples` samples per pool input with the rollout's sampling settings, their reward
+//!   mean and (population) std per input; the fractions with std below `small_std` (and mean
+//!   below `low_reward`), and TRL's `frac_reward_zero_std`.
+//!
+//! Rows: `eval` ([`EvalRow`]), `track` ([`TrackRow`]), `iterations` ([`IterationRow`]),
+//! `inputs` ([`InputChangeRow`], Figure 2), `settings` ([`SettingRow`]), `timing`
+//! ([`PhaseTimingRow`], the only table that depends on the machine).
+
+use crate::RunEnv;
+use crate::grue::{
+    InputRewards, PromptRule, encode, permutation_prefix, reward_stats, task_reward,
+};
+use crate::plan::{Decoding, ppo_config, sft_config};
+use crate::rows::Rows;
+use anyhow::{Result, anyhow, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use grue::{Split, TaskName};
+use indicatif::ProgressBar;
+use model::{DeviceKind, LmTokenizer};
+use polars::prelude::DataFrame;
+use rl4lms::Override;
+use rl4lms::ml_rlgrad::{Training, training};
+use seeds::{Stream, step_seed};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use trainers::lm::{Example, GenerationKwargs, TaskReward, Tokens};
+use trainers::policy::{Policy, TrainablePolicy};
+use trainers::ppo::{PpoConfig, PpoTrainer};
+use trainers::sft::{SftConfig, train_sft};
+
+crate::sweep_params! {
+    /// RFT, SFT and SFT -> RFT on one GRUE task.
+    pub struct GrueRftConfig / GrueRftGrid / GrueRftPatch {
+        /// narrativeqa, totto, commongen, iwslt2017, cnn_dailymail, dailydialog or imdb.
+        pub task: String,
+        /// The checkpoint standing in for each of the paper's models (as in `reward_std`).
+        pub models: BTreeMap<String, String>,
+        /// `rft` (PPO from the pretrained model) or `sft_rft` (SFT, evaluated, then PPO from it).
+        pub method: String,
+        /// Training pool: the first inputs of a seed-7 permutation of the train split.
+        pub train_inputs: usize,
+        /// Test pool: the first inputs of a seed-7 permutation of the test split.
+        pub test_inputs: usize,
+        /// Samples per input when tracking the reward std.
+        pub samples: usize,
+        /// Inputs per batched generation.
+        pub chunk: usize,
+        /// "Small reward std": below this.
+        pub small_std: f64,
+        /// "Low reward": a mean below this.
+        pub low_reward: f64,
+        /// RL4LMs keys set in both PPO files (`train_evaluation.n_iters`, `env.n_envs`,
+        /// `alg.args.n_steps`, ...): the scale-down of a profile, or a heuristic of Table 2.
+        pub rl: BTreeMap<String, serde_yaml::Value>,
+        /// Multiplies each PPO file's own `alg.args.learning_rate` (after `rl`).
+        pub rl_lr_scale: f64,
+        /// RL4LMs keys set in the supervised file (`alg.training_args.max_steps`,
+        /// `datapool.frac_train_samples`, ...).
+        pub sft: BTreeMap<String, serde_yaml::Value>,
+        /// Multiplies the supervised file's own `alg.training_args.learning_rate` (after `sft`).
+        pub sft_lr_scale: f64,
+        /// Names this setting in tables ("" when the sweep has one setting per method).
+        pub label: String,
+        /// cpu | wgpu | cuda.
+        pub device: DeviceKind,
+    }
+}
+
+crate::rows! {
+    /// Mean evaluation reward of one model on one pool (Table 1).
+    pub struct EvalRow {
+        pub task: String,
+        pub label: String,
+        /// pretrained | rft | sft | sft_rft.
+        pub model: String,
+        /// train | test.
+        pub split: String,
+        pub inputs: usize,
+        pub reward: f64,
+    }
+}
+
+crate::rows! {
+    /// The reward std of the training pool at one iteration of an RL phase.
+    pub struct TrackRow {
+        pub task: String,
+        pub label: String,
+        /// rft | sft_rft.
+        pub phase: String,
+        pub iteration: usize,
+        /// Mean over inputs of the sampled mean reward.
+        pub reward: f64,
+        pub frac_small_std: f64,
+        pub frac_small_std_low_reward: f64,
+        /// TRL's `frac_reward_zero_std`: inputs whose samples all got the same reward.
+        pub frac_reward_zero_std: f64,
+    }
+}
+
+crate::rows! {
+    /// One PPO iteration (RL4LMs' rollout and update logs).
+    pub struct IterationRow {
+        pub task: String,
+        pub label: String,
+        pub phase: String,
+        pub iteration: usize,
+        pub episodes: usize,
+        pub transitions: usize,
+        pub rollout_reward: f64,
+        pub kl: f64,
+        pub kl_coeff: f64,
+        pub entropy: f64,
+        pub policy_loss: f64,
+        pub value_loss: f64,
+        pub clip_fraction: f64,
+        pub approx_kl: f64,
+        pub grad_norm: f64,
+        pub epochs: usize,
+    }
+}
+
+crate::rows! {
+    /// One training input before and after an RL phase (Figure 2).
+    pub struct InputChangeRow {
+        pub task: String,
+        pub label: String,
+        pub phase: String,
+        /// Position in the pool (the seed-7 permutation).
+        pub position: usize,
+        /// Index in the train split.
+        pub index: usize,
+        pub mean_before: f64,
+        pub std_before: f64,
+        pub mean_after: f64,
+        pub std_after: f64,
+    }
+}
+
+crate::rows! {
+    /// Wall time of one phase (machine-dependent; kept out of the other tables).
+    pub struct PhaseTimingRow {
+        pub task: String,
+        pub label: String,
+        /// sft | rft | sft_rft | eval | track.
+        pub phase: String,
+        pub seconds: f64,
+        /// Optimiser steps (SFT), PPO iterations, or decoded inputs.
+        pub units: usize,
+        /// PPO token transitions (0 for other phases).
+        pub transitions: usize,
+    }
+}
+
+crate::rows! {
+    /// The scale a run ran at (for captions): its pools and the overrides on the ml-rlgrad files.
+    pub struct SettingRow {
+        pub task: String,
+        pub label: String,
+        pub method: String,
+        pub train_inputs: usize,
+        pub test_inputs: usize,
+        pub samples: usize,
+        /// `key=value, ...` of `rl`.
+        pub rl: String,
+        pub rl_lr_scale: f64,
+        pub sft: String,
+        pub sft_lr_scale: f64,
+    }
+}
+
+fn key_values(m: &BTreeMap<String, serde_yaml::Value>) -> String {
+    m.iter()
+        .map(|(k, v)| {
+            let v = serde_yaml::to_string(v).unwrap_or_default();
+            format!("{k}={}", v.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Everything one run produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub eval: Vec<EvalRow>,
+    pub track: Vec<TrackRow>,
+    pub iterations: Vec<IterationRow>,
+    pub inputs: Vec<InputChangeRow>,
+    pub timing: Vec<PhaseTimingRow>,
+    pub settings: Vec<SettingRow>,
+}
+
+impl Outcome {
+    pub fn tables(&self) -> Result<Vec<(String, DataFrame)>> {
+        Ok(vec![
+            ("eval".into(), EvalRow::to_frame(&self.eval)?),
+            ("track".into(), TrackRow::to_frame(&self.track)?),
+            (
+                "iterations".into(),
+                IterationRow::to_frame(&self.iterations)?,
+            ),
+            ("inputs".into(), InputChangeRow::to_frame(&self.inputs)?),
+            ("timing".into(), PhaseTimingRow::to_frame(&self.timing)?),
+            ("settings".into(), SettingRow::to_frame(&self.settings)?),
+        ])
+    }
+}
+
+/// The three plans of a run, overrides applied.
+#[derive(Debug, Clone)]
+pub struct Plans {
+    pub ppo: rl4lms::Plan,
+    pub supervised: rl4lms::Plan,
+    pub ppo_on_supervised: rl4lms::Plan,
+}
+
+fn sets(map: &BTreeMap<String, serde_yaml::Value>) -> Vec<Override> {
+    map.iter()
+        .map(|(k, v)| Override {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+fn scale_lr(plan: rl4lms::Plan, key: &str, scale: f64) -> Result<rl4lms::Plan> {
+    if scale == 1.0 {
+        return Ok(plan);
+    }
+    let lr: f64 = plan
+        .get(key)
+        .ok_or_else(|| anyhow!("{}: no {key} to scale", plan.source))?
+        .parse()
+        .map_err(|e| anyhow!("{}: {key}: {e}", plan.source))?;
+    let text = serde_yaml::to_string(&plan.config)?;
+    let set = Override {
+        key: key.to_string(),
+        value: serde_yaml::Value::from(lr * scale),
+    };
+    Ok(rl4lms::parse_str_set(&text, &plan.source, &[set])?)
+}
+
+impl GrueRftConfig {
+    pub fn task_name(&self) -> Result<TaskName> {
+        Ok(TaskName::parse(&self.task)?)
+    }
+
+    /// The checkpoint standing in for `paper_model`.
+    pub fn model_for(&self, paper_model: &str) -> Result<&str> {
+        crate::grue::model_for(&self.models, paper_model, &self.task)
+    }
+
+    /// The task's PPO, supervised and PPO-on-supervised configs with this run's overrides.
+    pub fn plans(&self) -> Result<Plans> {
+        let task = self.task_name()?;
+        let rl = sets(&self.rl);
+        let ppo_lr = "alg.args.learning_rate";
+        let sft_lr = "alg.training_args.learning_rate";
+        Ok(Plans {
+            ppo: scale_lr(
+                training(task, Training::Ppo, &rl)?,
+                ppo_lr,
+                self.rl_lr_scale,
+            )?,
+            supervised: scale_lr(
+                training(task, Training::Supervised, &sets(&self.sft))?,
+                sft_lr,
+                self.sft_lr_scale,
+            )?,
+            ppo_on_supervised: scale_lr(
+                training(task, Training::PpoOnSupervised, &rl)?,
+                ppo_lr,
+                self.rl_lr_scale,
+            )?,
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let task = self.task_name()?;
+        if !matches!(self.method.as_str(), "rft" | "sft_rft") {
+            bail!("method {:?} must be rft or sft_rft", self.method);
+        }
+        self.model_for(task.spec().model)?;
+        if self.train_inputs == 0 || self.test_inputs == 0 || self.chunk == 0 {
+            bail!("train_inputs, test_inputs and chunk must be >= 1");
+        }
+        if self.samples < 2 {
+            bail!("samples must be >= 2 (a reward std needs two samples)");
+        }
+        if !(self.rl_lr_scale > 0.0 && self.sft_lr_scale > 0.0) {
+            bail!("rl_lr_scale and sft_lr_scale must be > 0");
+        }
+        for (name, v) in [
+            ("small_std", self.small_std),
+            ("low_reward", self.low_reward),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("{name} must be in [0, 1], got {v}");
+            }
+        }
+        let plans = self.plans()?;
+        let seq2seq = task.spec().seq2seq;
+        ppo_config(&plans.ppo, seq2seq)?;
+        ppo_config(&plans.ppo_on_supervised, seq2seq)?;
+        sft_config(&plans.supervised, self.train_inputs, 0)?;
+        iterations(&plans.ppo)?;
+        Ok(())
+    }
+
+    /// Runs the method. `resolve` turns a model reference into a checkpoint directory; `loader`
+    /// opens a learned reward's classifier.
+    pub fn run(
+        &self,
+        seed: u64,
+        env: &RunEnv<'_>,
+        resolve: &dyn Fn(&str) -> Result<PathBuf>,
+        loader: &dyn rewards::ClassifierLoader,
+    ) -> Result<Outcome> {
+        let task = self.task_name()?;
+        let spec = task.spec();
+        let plans = self.plans()?;
+        let load = |split: Split, n: usize| -> Result<Vec<grue::Sample>> {
+            let all = task.load(&env.data_dir, split, grue::Verify::Manifest)?;
+            if all.is_empty() {
+                bail!("task {}: the {split:?} split is empty", self.task);
+            }
+            let idx = permutation_prefix(all.len(), n, spec.extract_seed);
+            Ok(idx.into_iter().map(|i| all[i].clone()).collect())
+        };
+        let train_all = task.load(&env.data_dir, Split::Train, grue::Verify::Manifest)?;
+        let train_idx = permutation_prefix(train_all.len(), self.train_inputs, spec.extract_seed);
+        let train: Vec<&grue::Sample> = train_idx.iter().map(|&i| &train_all[i]).collect();
+        let test = load(Split::Test, self.test_inputs)?;
+        let checkpoint = resolve(self.model_for(spec.model)?)?;
+        let reward_args =
+            crate::grue::resolved_reward_args(spec, &|m| resolve(self.model_for(m)?))?;
+        let seq2seq = crate::grue::is_seq2seq(&checkpoint)?;
+        let tok = Arc::new(
+            LmTokenizer::from_checkpoint(&checkpoint, seq2seq)
+                .map_err(|e| anyhow!("loading the tokenizer of {}: {e}", checkpoint.display()))?,
+        );
+        // The PPO file's `env.args` (overridable), else the task's own settings.
+        let env_args = plans.ppo.config.env.as_ref().and_then(|e| e.args.as_ref());
+        let rule = PromptRule {
+            max_prompt_length: env_args
+                .and_then(|a| a.max_prompt_length)
+                .map_or(spec.max_prompt_length, |m| m as usize),
+            truncate_left: env_args
+                .and_then(|a| a.prompt_truncation_side)
+                .map_or(spec.prompt_truncation_side == grue::spec::Side::Left, |s| {
+                    s == rl4lms::config::Side::Left
+                }),
+            seq2seq,
+        };
+        let pool = encode(&train, "", &tok, rule)?;
+        let test_refs: Vec<&grue::Sample> = test.iter().collect();
+        let held_out = encode(&test_refs, "", &tok, rule)?;
+        let reward = task_reward(spec.reward.id, &reward_args, tok.clone(), Some(loader))?;
+        let pad = match tok.as_ref() {
+            LmTokenizer::T5(t) => t.pad_token_id(),
+            LmTokenizer::Gpt2(t) => t.eos_token_id(),
+        };
+        let tokens = Tokens {
+            eos: Some(tok.eos_token_id()),
+            pad,
+        };
+        let rl_plan = if self.method == "rft" {
+            &plans.ppo
+        } else {
+            &plans.ppo_on_supervised
+        };
+        let ppo = ppo_config(rl_plan, seq2seq)?;
+        let sft = sft_config(&plans.supervised, pool.len(), seed)?;
+        let n_iters = iterations(rl_plan)?;
+        let eval_every = rl_plan
+            .evaluation()
+            .and_then(|e| e.eval_every)
+            .unwrap_or(n_iters as u64)
+            .max(1) as usize;
+        let decoding = Decoding::of(rl_plan, seq2seq, tokens)?;
+        let sft_decoding = Decoding::of(&plans.supervised, seq2seq, tokens)?;
+        let steps = n_iters
+            + if self.method == "sft_rft" {
+                sft.max_steps
+            } else {
+                0
+            };
+        let bar = env
+            .observer
+            .progress_bar(steps as u64, &format!("{} {}", self.task, self.method));
+        let job = Job {
+            cfg: self,
+            checkpoint: &checkpoint,
+            seq2seq,
+            pool: &pool,
+            pool_index: &train_idx,
+            test: &held_out,
+            reward: &reward,
+            tokens,
+            ppo,
+            sft,
+            n_iters,
+            eval_every,
+            decoding,
+            sft_decoding,
+            seed,
+            bar: &bar,
+            env,
+        };
+        let out = model::run_on(self.device, job)??;
+        bar.finish_and_clear();
+        Ok(out)
+    }
+}
+
+/// PPO iterations of a plan (`train_evaluation.n_iters`).
+fn iterations(plan: &rl4lms::Plan) -> Result<usize> {
+    let n = plan
+        .evaluation()
+        .and_then(|e| e.n_iters)
+        .ok_or_else(|| anyhow!("{}: train_evaluation.n_iters is not set", plan.source))?;
+    if n == 0 {
+        bail!("{}: train_evaluation.n_iters must be >= 1", plan.source);
+    }
+    Ok(n as usize)
+}
+
+/// One run on one backend ([`model::run_on`] picks it).
+struct Job<'a> {
+    cfg: &'a GrueRftConfig,
+    checkpoint: &'a Path,
+    seq2seq: bool,
+    pool: &'a [Example],
+    pool_index: &'a [usize],
+    test: &'a [Example],
+    reward: &'a TaskReward,
+    tokens: Tokens,
+    ppo: PpoConfig,
+    sft: SftConfig,
+    n_iters: usize,
+    eval_every: usize,
+    decoding: Decoding,
+    sft_decoding: Decoding,
+    seed: u64,
+    bar: &'a ProgressBar,
+    env: &'a RunEnv<'a>,
+}
+
+impl model::BackendTask for Job<'_> {
+    type Output = Result<Outcome>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let dir = self.checkpoint;
+        let err = |e: model::ModelError| anyhow!("{}: {e}", dir.display());
+        if self.seq2seq {
+            let policy = model::T5ForConditionalGeneration::<B>::load(dir, &device).map_err(err)?;
+            self.go(policy)
+        } else {
+            let policy = model::GPT2LMHeadModel::<B>::load(dir, &device).map_err(err)?;
+            self.go(policy)
+        }
+    }
+}
+
+impl Job<'_> {
+    fn label(&self) -> String {
+        self.cfg.label.clone()
+    }
+
+    fn go<B: AutodiffBackend, P: TrainablePolicy<B>>(self, policy: P) -> Result<Outcome> {
+        let c = self.cfg;
+        let mut out = Outcome {
+            settings: vec![SettingRow {
+                task: c.task.clone(),
+                label: c.label.clone(),
+                method: c.method.clone(),
+                train_inputs: self.pool.len(),
+                test_inputs: self.test.len(),
+                samples: c.samples,
+                rl: key_values(&c.rl),
+                rl_lr_scale: c.rl_lr_scale,
+                sft: key_values(&c.sft),
+                sft_lr_scale: c.sft_lr_scale,
+            }],
+            ..Outcome::default()
+        };
+        let policy = if self.cfg.method == "rft" {
+            self.evaluate(&policy.valid(), "pretrained", &self.decoding, &mut out);
+            policy
+        } else {
+            let start = Instant::now();
+            self.bar.set_message("sft");
+            let bar = self.bar;
+            let trained = train_sft(policy, self.pool, self.tokens.pad, &self.sft, |_| {
+                bar.inc(1)
+            })?;
+            out.timing
+                .push(self.timing("sft", start, self.sft.max_steps, 0));
+            self.evaluate(&trained.valid(), "sft", &self.sft_decoding, &mut out);
+            trained
+        };
+        let phase = self.cfg.method.clone();
+        let tuned = self.rl_phase(policy, &phase, &mut out)?;
+        self.evaluate(&tuned.valid(), &phase, &self.decoding, &mut out);
+        Ok(out)
+    }
+
+    fn timing(
+        &self,
+        phase: &str,
+        start: Instant,
+        units: usize,
+        transitions: usize,
+    ) -> PhaseTimingRow {
+        PhaseTimingRow {
+            task: self.cfg.task.clone(),
+            label: self.label(),
+            phase: phase.into(),
+            seconds: start.elapsed().as_secs_f64(),
+            units,
+            transitions,
+        }
+    }
+
+    /// Mean reward of `model` on the train and test pools, decoded as the plan's evaluation says.
+    fn evaluate<B: Backend, P: Policy<B>>(
+        &self,
+        model: &P,
+        name: &str,
+        decoding: &Decoding,
+        out: &mut Outcome,
+    ) {
+        let start = Instant::now();
+        for (split, examples, id) in [("train", self.pool, 0u64), ("test", self.test, 1)] {
+            let mut rewards = Vec::with_capacity(examples.len());
+            for (c, part) in examples.chunks(self.cfg.chunk).enumerate() {
+                let prompts: Vec<Vec<u32>> = part.iter().map(|x| x.prompt_ids.clone()).collect();
+                let seed = step_seed(self.seed, Stream::GrueEval, (id << 32) | c as u64);
+                let outputs = decoding.decode(model, &prompts, self.tokens, seed);
+                let refs: Vec<&Example> = part.iter().collect();
+                rewards.extend(self.reward.score(&refs, &outputs));
+            }
+            out.eval.push(EvalRow {
+                task: self.cfg.task.clone(),
+                label: self.label(),
+                model: name.into(),
+                split: split.into(),
+                inputs: examples.len(),
+                reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
+            });
+        }
+        let t = self.timing("eval", start, self.pool.len() + self.test.len(), 0);
+        let n = out.eval.len();
+        self.env.observer.log(&format!(
+            "{} {name}: reward train {:.4}, test {:.4} ({:.1} s)",
+            self.cfg.task,
+            out.eval[n - 2].reward,
+            out.eval[n - 1].reward,
+            t.seconds
+        ));
+        out.timing.push(t);
+    }
+
+    /// `samples` rollouts per pool input; one [`TrackRow`].
+    fn track<B: Backend, P: Policy<B>>(
+        &self,
+        model: &P,
+        phase: &str,
+        iteration: usize,
+        out: &mut Outcome,
+    ) -> Result<Vec<InputRewards>> {
+        let start = Instant::now();
+        let phase_id = if phase == "rft" { 0u64 } else { 1 };
+        let kwargs: &GenerationKwargs = &self.ppo.alg.policy.args.generation_kwargs;
+        let measured = reward_stats(
+            model,
+            self.pool,
+            self.reward,
+            self.cfg.samples,
+            kwargs,
+            self.tokens,
+            step_seed(
+                self.seed,
+                Stream::GrueTrack,
+                (phase_id << 32) | iteration as u64,
+            ),
+            self.cfg.chunk,
+            &ProgressBar::hidden(),
+        )?;
+        let n = measured.len().max(1) as f64;
+        let frac =
+            |f: &dyn Fn(&InputRewards) -> bool| measured.iter().filter(|m| f(m)).count() as f64 / n;
+        out.track.push(TrackRow {
+            task: self.cfg.task.clone(),
+            label: self.label(),
+            phase: phase.into(),
+            iteration,
+            reward: measured.iter().map(|m| m.stats.mean).sum::<f64>() / n,
+            frac_small_std: frac(&|m| m.stats.std < self.cfg.small_std),
+            frac_small_std_low_reward: frac(&|m| {
+                m.stats.std < self.cfg.small_std && m.stats.mean < self.cfg.low_reward
+            }),
+            frac_reward_zero_std: frac(&|m| m.rewards.iter().all(|r| *r == m.rewards[0])),
+        });
+        let t = self.timing("track", start, self.pool.len(), 0);
+        let r = out.track.last().expect("pushed above");
+        self.env.observer.log(&format!(
+            "{} {phase} iteration {iteration}: sampled reward {:.4}, small std {:.3} ({:.1} s)",
+            self.cfg.task, r.reward, r.frac_small_std, t.seconds
+        ));
+        out.timing.push(t);
+        Ok(measured)
+    }
+
+    /// PPO for `n_iters` iterations, tracking the reward std every `eval_every`.
+    fn rl_phase<B: AutodiffBackend, P: TrainablePolicy<B>>(
+        &self,
+        policy: P,
+        phase: &str,
+        out: &mut Outcome,
+    ) -> Result<P> {
+        let before = self.track(&policy.valid(), phase, 0, out)?;
+        let mut trainer = PpoTrainer::new(policy, self.ppo.clone(), self.tokens, self.seed)?;
+        let start = Instant::now();
+        let mut transitions = 0;
+        let mut track_time = 0.0;
+        let mut after = None;
+        self.bar.set_message(phase.to_string());
+        for it in 1..=self.n_iters {
+            let log = trainer.train_iteration(self.pool, self.reward)?;
+            transitions += log.transitions;
+            out.iterations.push(IterationRow {
+                task: self.cfg.task.clone(),
+                label: self.label(),
+                phase: phase.into(),
+                iteration: it,
+                episodes: log.episodes,
+                transitions: log.transitions,
+                rollout_reward: log.reward,
+                kl: log.kl,
+                kl_coeff: log.kl_coeff,
+                entropy: log.entropy,
+                policy_loss: log.policy_loss,
+                value_loss: log.value_loss,
+                clip_fraction: log.clip_fraction,
+                approx_kl: log.approx_kl,
+                grad_norm: log.grad_norm,
+                epochs: log.epochs,
+            });
+            self.bar.inc(1);
+            if it % self.eval_every == 0 || it == self.n_iters {
+                let t = Instant::now();
+                let m = self.track(&trainer.model.policy.valid(), phase, it, out)?;
+                track_time += t.elapsed().as_secs_f64();
+                if it == self.n_iters {
+                    after = Some(m);
+                }
+            }
+        }
+        let mut row = self.timing(phase, start, self.n_iters, transitions);
+        row.seconds -= track_time;
+        out.timing.push(row);
+        let after = after.expect("the last iteration is tracked");
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            out.inputs.push(InputChangeRow {
+                task: self.cfg.task.clone(),
+                label: self.label(),
+                phase: phase.into(),
+                position: i,
+                index: self.pool_index[i],
+                mean_before: b.stats.mean,
+                std_before: b.stats.std,
+                mean_after: a.stats.mean,
+                std_after: a.stats.std,
+            });
+        }
+        let last = out.track.last().expect("tracked above");
+        self.env.observer.log(&format!(
+            "{} {phase}: {} iterations, {transitions} transitions; pool reward {:.4} -> {:.4}, \
+             small-std fraction {:.3} -> {:.3}",
+            self.cfg.task,
+            self.n_iters,
+            before.iter().map(|m| m.stats.mean).sum::<f64>() / before.len().max(1) as f64,
+            last.reward,
+            before
+                .iter()
+                .filter(|m| m.stats.std < self.cfg.small_std)
+                .count() as f64
+                / before.len().max(1) as f64,
+            last.frac_small_std,
+        ));
+        Ok(trainer.model.policy)
+    }
+}
