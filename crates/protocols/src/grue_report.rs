@@ -12,7 +12,7 @@
 //!   `does not hold` when it is at most 0.5; `not measurable` with fewer tasks.
 
 use crate::grue_rft::{
-    EvalRow, InputChangeRow, IterationRow, PhaseTimingRow, SettingRow, TrackRow,
+    EffectiveRow, EvalRow, InputChangeRow, IterationRow, PhaseTimingRow, SettingRow, TrackRow,
 };
 use crate::rows::Gathered;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ pub struct GrueResults {
     pub inputs: Vec<Gathered<InputChangeRow>>,
     pub timing: Vec<Gathered<PhaseTimingRow>>,
     pub settings: Vec<Gathered<SettingRow>>,
+    pub effective: Vec<Gathered<EffectiveRow>>,
 }
 
 /// Mean and sample std (ddof 1; 0 for one value) of some values.
@@ -333,6 +334,292 @@ pub fn speed(r: &GrueResults, label: &str, order: &[String]) -> Vec<Speed> {
         .collect()
 }
 
+/// What distinguishes a run of Table 2 from the plain RFT run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Heuristic {
+    /// RFT with the profile's learning rate, temperature 1, no entropy bonus.
+    Rft,
+    SftRft,
+    /// The learning rate times this factor.
+    LearningRate(f64),
+    Temperature(f64),
+    EntropyCoefficient(f64),
+}
+
+impl Heuristic {
+    pub fn text(&self) -> String {
+        match self {
+            Heuristic::Rft => "RFT".into(),
+            Heuristic::SftRft => "SFT + RFT".into(),
+            Heuristic::LearningRate(k) => format!("RFT, learning rate x{k}"),
+            Heuristic::Temperature(t) => format!("RFT, temperature {t}"),
+            Heuristic::EntropyCoefficient(e) => format!("RFT, entropy coefficient {e}"),
+        }
+    }
+
+    /// The paper's Table 2 (NarrativeQA, T5-base): (train mean, train std, test mean, test std);
+    /// the paper's learning rates are 2e-6 x 1 / 10 / 100 / 1000.
+    pub fn paper(&self) -> Option<(f64, f64, f64, f64)> {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        Some(match *self {
+            Heuristic::Rft => (0.101, 0.009, 0.116, 0.000),
+            Heuristic::SftRft => (0.537, 0.005, 0.544, 0.003),
+            Heuristic::LearningRate(k) if close(k, 10.0) => (0.012, f64::NAN, 0.020, f64::NAN),
+            Heuristic::LearningRate(k) if close(k, 100.0) => (0.053, f64::NAN, 0.048, f64::NAN),
+            Heuristic::LearningRate(k) if close(k, 1000.0) => (0.039, f64::NAN, 0.012, f64::NAN),
+            Heuristic::Temperature(t) if close(t, 1.5) => (0.077, f64::NAN, 0.118, f64::NAN),
+            Heuristic::Temperature(t) if close(t, 2.0) => (0.060, f64::NAN, 0.104, f64::NAN),
+            Heuristic::Temperature(t) if close(t, 2.5) => (0.044, f64::NAN, 0.088, f64::NAN),
+            Heuristic::EntropyCoefficient(e) if close(e, 0.01) => {
+                (0.080, f64::NAN, 0.113, f64::NAN)
+            }
+            Heuristic::EntropyCoefficient(e) if close(e, 0.1) => (0.024, f64::NAN, 0.019, f64::NAN),
+            Heuristic::EntropyCoefficient(e) if close(e, 1.0) => (0.011, f64::NAN, 0.013, f64::NAN),
+            _ => return None,
+        })
+    }
+}
+
+/// One row of Table 2 (one task).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table2Row {
+    pub task: String,
+    pub heuristic: Heuristic,
+    pub train: Option<MeanStd>,
+    pub test: Option<MeanStd>,
+    /// Fraction of training inputs with small reward std at the end of RFT, over seeds.
+    pub small_std_after: Option<MeanStd>,
+}
+
+/// Table 2 of one task: runs grouped by their effective settings; the plain RFT run is the one
+/// with the smallest learning rate and the most common temperature and entropy coefficient.
+pub fn table2(r: &GrueResults, task: &str) -> Vec<Table2Row> {
+    let runs: Vec<&Gathered<EffectiveRow>> =
+        r.effective.iter().filter(|g| g.row.task == task).collect();
+    let rft: Vec<&&Gathered<EffectiveRow>> =
+        runs.iter().filter(|g| g.row.method == "rft").collect();
+    let Some(base_lr) = rft
+        .iter()
+        .map(|g| g.row.ppo_learning_rate)
+        .min_by(f64::total_cmp)
+    else {
+        return Vec::new();
+    };
+    // The plain settings: the most common temperature and entropy coefficient of the RFT runs
+    // (each heuristic changes one knob, so the others keep the config's own value).
+    let mode = |f: &dyn Fn(&EffectiveRow) -> f64| -> f64 {
+        let mut vals: Vec<f64> = rft.iter().map(|g| f(&g.row)).collect();
+        vals.sort_by(f64::total_cmp);
+        let mut best = (0, vals[0]);
+        for v in &vals {
+            let n = vals.iter().filter(|x| *x == v).count();
+            if n > best.0 {
+                best = (n, *v);
+            }
+        }
+        best.1
+    };
+    let (base_t, base_e) = (mode(&|e| e.temperature), mode(&|e| e.ent_coef));
+    let classify = |e: &EffectiveRow| -> Option<Heuristic> {
+        if e.method == "sft_rft" {
+            return Some(Heuristic::SftRft);
+        }
+        let lr = e.ppo_learning_rate / base_lr;
+        let (lr1, t1, e0) = (
+            (lr - 1.0).abs() < 1e-9,
+            e.temperature == base_t,
+            e.ent_coef == base_e,
+        );
+        match (lr1, t1, e0) {
+            (true, true, true) => Some(Heuristic::Rft),
+            (false, true, true) => Some(Heuristic::LearningRate((lr * 1e6).round() / 1e6)),
+            (true, false, true) => Some(Heuristic::Temperature(e.temperature)),
+            (true, true, false) => Some(Heuristic::EntropyCoefficient(e.ent_coef)),
+            _ => None,
+        }
+    };
+    let mut groups: Vec<(Heuristic, Vec<&str>)> = Vec::new();
+    for g in &runs {
+        let Some(h) = classify(&g.row) else { continue };
+        match groups.iter_mut().find(|(k, _)| *k == h) {
+            Some((_, ids)) => ids.push(&g.run_id),
+            None => groups.push((h, vec![&g.run_id])),
+        }
+    }
+    let rank = |h: &Heuristic| match h {
+        Heuristic::Rft => (0, 0.0),
+        Heuristic::SftRft => (1, 0.0),
+        Heuristic::LearningRate(k) => (2, *k),
+        Heuristic::Temperature(t) => (3, *t),
+        Heuristic::EntropyCoefficient(e) => (4, *e),
+    };
+    groups.sort_by(|a, b| {
+        let (x, y) = (rank(&a.0), rank(&b.0));
+        x.0.cmp(&y.0).then(x.1.total_cmp(&y.1))
+    });
+    groups
+        .into_iter()
+        .map(|(h, ids)| {
+            let model = if h == Heuristic::SftRft {
+                "sft_rft"
+            } else {
+                "rft"
+            };
+            let reward = |split: &str| {
+                let xs: Vec<f64> = r
+                    .eval
+                    .iter()
+                    .filter(|g| ids.contains(&g.run_id.as_str()))
+                    .filter(|g| g.row.model == model && g.row.split == split)
+                    .map(|g| g.row.reward)
+                    .collect();
+                MeanStd::of(&xs)
+            };
+            let last: Vec<f64> = ids
+                .iter()
+                .filter_map(|id| {
+                    r.track
+                        .iter()
+                        .filter(|g| g.run_id == *id && g.row.phase == model)
+                        .max_by_key(|g| g.row.iteration)
+                        .map(|g| g.row.frac_small_std)
+                })
+                .collect();
+            Table2Row {
+                task: task.to_string(),
+                heuristic: h,
+                train: reward("train"),
+                test: reward("test"),
+                small_std_after: MeanStd::of(&last),
+            }
+        })
+        .collect()
+}
+
+/// C7 on one task's Table 2: none of the heuristics closes half of the train-reward gap between
+/// RFT and SFT + RFT. Not measurable without both reference rows or when SFT + RFT is not above RFT.
+pub fn heuristics_verdict(rows: &[Table2Row]) -> Verdict {
+    let get = |h: Heuristic| rows.iter().find(|r| r.heuristic == h).and_then(|r| r.train);
+    let (Some(rft), Some(sft)) = (get(Heuristic::Rft), get(Heuristic::SftRft)) else {
+        return Verdict::NotMeasurable;
+    };
+    let gap = sft.mean - rft.mean;
+    if gap <= 0.0 {
+        return Verdict::NotMeasurable;
+    }
+    let rescued = rows.iter().any(|r| {
+        !matches!(r.heuristic, Heuristic::Rft | Heuristic::SftRft)
+            && r.train.is_some_and(|m| m.mean >= rft.mean + 0.5 * gap)
+    });
+    if rescued {
+        Verdict::DoesNotHold
+    } else {
+        Verdict::Holds
+    }
+}
+
+/// The partial-SFT heatmap of one task: rows = fraction of SFT steps (descending), columns =
+/// fraction of labelled samples (ascending), cells = reward of RFT after that SFT over reward of
+/// RFT after full SFT (means over seeds), on `split`; NaN where a cell has no run or full SFT's
+/// reward is not positive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap {
+    pub steps: Vec<f64>,
+    pub samples: Vec<f64>,
+    /// `values[row][col]`; NaN where no run finished.
+    pub values: Vec<Vec<f64>>,
+}
+
+pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> {
+    let runs: Vec<&Gathered<EffectiveRow>> = r
+        .effective
+        .iter()
+        .filter(|g| g.row.task == task && g.row.method == "sft_rft")
+        .collect();
+    let mut steps: Vec<f64> = runs.iter().map(|g| g.row.sft_steps_fraction).collect();
+    let mut samples: Vec<f64> = runs.iter().map(|g| g.row.sft_samples_fraction).collect();
+    steps.sort_by(|a, b| b.total_cmp(a));
+    steps.dedup();
+    samples.sort_by(f64::total_cmp);
+    samples.dedup();
+    let cell = |st: f64, sa: f64| -> Option<f64> {
+        let xs: Vec<f64> = runs
+            .iter()
+            .filter(|g| g.row.sft_steps_fraction == st && g.row.sft_samples_fraction == sa)
+            .filter_map(|g| {
+                r.eval
+                    .iter()
+                    .find(|e| {
+                        e.run_id == g.run_id && e.row.model == "sft_rft" && e.row.split == split
+                    })
+                    .map(|e| e.row.reward)
+            })
+            .collect();
+        MeanStd::of(&xs).map(|m| m.mean)
+    };
+    // Without a positive full-SFT reward every ratio is undefined (NaN), but the grid is kept.
+    let full = cell(1.0, 1.0).filter(|f| *f > 0.0).unwrap_or(f64::NAN);
+    if runs.is_empty() {
+        return None;
+    }
+    let values = steps
+        .iter()
+        .map(|&st| {
+            samples
+                .iter()
+                .map(|&sa| cell(st, sa).map_or(f64::NAN, |v| v / full))
+                .collect()
+        })
+        .collect();
+    Some(Heatmap {
+        steps,
+        samples,
+        values,
+    })
+}
+
+/// The paper's heatmap (NarrativeQA, train): rows 100/80/60/40/20/5 % of the SFT steps, columns
+/// 1/20/40/60/80/100 % of the samples.
+pub const PAPER_PARTIAL_SFT: ([f64; 6], [f64; 6], [[f64; 6]; 6]) = (
+    [1.0, 0.8, 0.6, 0.4, 0.2, 0.05],
+    [0.01, 0.2, 0.4, 0.6, 0.8, 1.0],
+    [
+        [0.96, 1.01, 1.01, 1.01, 1.02, 1.00],
+        [0.95, 1.00, 1.00, 0.99, 0.99, 1.01],
+        [0.96, 0.99, 0.99, 0.98, 0.98, 0.99],
+        [0.96, 0.96, 0.96, 0.95, 0.96, 0.96],
+        [0.90, 0.86, 0.91, 0.86, 0.91, 0.90],
+        [0.60, 0.63, 0.62, 0.60, 0.59, 0.63],
+    ],
+);
+
+/// C8: on the grid's smallest fraction of samples (the paper: 1%), some partial SFT with fewer
+/// than all steps reaches at least 0.95 of full SFT -> RFT.
+pub fn partial_sft_verdict(h: &Heatmap) -> Verdict {
+    let Some(col) = h
+        .samples
+        .iter()
+        .position(|s| *s == h.samples.iter().copied().fold(f64::INFINITY, f64::min))
+    else {
+        return Verdict::NotMeasurable;
+    };
+    let partial: Vec<f64> = h
+        .steps
+        .iter()
+        .zip(&h.values)
+        .filter(|(st, _)| **st < 1.0)
+        .map(|(_, row)| row[col])
+        .filter(|v| v.is_finite())
+        .collect();
+    if partial.is_empty() {
+        Verdict::NotMeasurable
+    } else if partial.iter().any(|v| *v >= 0.95) {
+        Verdict::Holds
+    } else {
+        Verdict::DoesNotHold
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,5 +755,102 @@ mod tests {
         let c = rows[0].cell("rft", "test").unwrap();
         assert!((c.mean - 0.2).abs() < 1e-12 && (c.std - 0.141_421_356).abs() < 1e-6);
         assert_eq!(rows[0].small_std_low_reward, None);
+    }
+
+    fn effective(run: &str, method: &str, lr: f64, t: f64, e: f64) -> Gathered<EffectiveRow> {
+        Gathered {
+            run_id: run.into(),
+            seed: 0,
+            row: EffectiveRow {
+                task: "t".into(),
+                label: String::new(),
+                method: method.into(),
+                ppo_learning_rate: lr,
+                temperature: t,
+                ent_coef: e,
+                sft_steps: 1,
+                sft_frac_train_samples: 1.0,
+                sft_steps_fraction: 1.0,
+                sft_samples_fraction: 1.0,
+            },
+        }
+    }
+
+    fn eval(run: &str, model: &str, reward: f64) -> Gathered<EvalRow> {
+        Gathered {
+            run_id: run.into(),
+            seed: 0,
+            row: EvalRow {
+                task: "t".into(),
+                label: String::new(),
+                model: model.into(),
+                split: "train".into(),
+                inputs: 1,
+                reward,
+            },
+        }
+    }
+
+    #[test]
+    fn table2_names_each_run_by_what_it_changes_and_the_verdict_sees_a_rescue() {
+        let mut r = GrueResults::default();
+        let runs = [
+            ("a", "rft", 1e-4, 1.0, 0.0, 0.10),
+            ("b", "sft_rft", 1e-4, 1.0, 0.0, 0.50),
+            ("c", "rft", 1e-3, 1.0, 0.0, 0.05),
+            ("d", "rft", 1e-4, 2.0, 0.0, 0.08),
+            ("e", "rft", 1e-4, 1.0, 0.1, 0.02),
+        ];
+        for (id, m, lr, t, e, rew) in runs {
+            r.effective.push(effective(id, m, lr, t, e));
+            r.eval.push(eval(id, m, rew));
+        }
+        let rows = table2(&r, "t");
+        let names: Vec<String> = rows.iter().map(|x| x.heuristic.text()).collect();
+        assert_eq!(
+            names,
+            [
+                "RFT",
+                "SFT + RFT",
+                "RFT, learning rate x10",
+                "RFT, temperature 2",
+                "RFT, entropy coefficient 0.1"
+            ]
+        );
+        assert_eq!(heuristics_verdict(&rows), Verdict::Holds);
+        assert_eq!(Heuristic::LearningRate(10.0).paper().unwrap().0, 0.012);
+        // a temperature that closes more than half of the gap rescues RFT
+        r.eval.retain(|g| g.run_id != "d");
+        r.eval.push(eval("d", "rft", 0.35));
+        assert_eq!(heuristics_verdict(&table2(&r, "t")), Verdict::DoesNotHold);
+    }
+
+    #[test]
+    fn the_partial_sft_heatmap_is_relative_to_full_sft_and_its_verdict_reads_the_smallest_column() {
+        let mut r = GrueResults::default();
+        let cells = [
+            (1.0, 1.0, 0.5),
+            (1.0, 0.01, 0.45),
+            (0.2, 0.01, 0.48),
+            (0.2, 1.0, 0.2),
+        ];
+        for (i, (st, sa, rew)) in cells.into_iter().enumerate() {
+            let id = format!("r{i}");
+            let mut e = effective(&id, "sft_rft", 1e-4, 1.0, 0.0);
+            e.row.sft_steps_fraction = st;
+            e.row.sft_samples_fraction = sa;
+            r.effective.push(e);
+            r.eval.push(eval(&id, "sft_rft", rew));
+        }
+        let h = partial_sft(&r, "t", "train").unwrap();
+        assert_eq!(
+            (h.steps.clone(), h.samples.clone()),
+            (vec![1.0, 0.2], vec![0.01, 1.0])
+        );
+        assert!((h.values[1][0] - 0.96).abs() < 1e-12 && (h.values[1][1] - 0.4).abs() < 1e-12);
+        assert_eq!(partial_sft_verdict(&h), Verdict::Holds);
+        let mut worse = h.clone();
+        worse.values[1][0] = 0.5;
+        assert_eq!(partial_sft_verdict(&worse), Verdict::DoesNotHold);
     }
 }

@@ -14,14 +14,17 @@
 //! * The training pool is the first `train_inputs` train inputs of a seed-7 permutation (Figure
 //!   1's inputs); SFT learns their references, PPO samples prompts from them. The test pool is the
 //!   first `test_inputs` of a seed-7 permutation of the test split.
-//! * Evaluate: the config's `train_evaluation.generation_kwargs` (beam search for NarrativeQA and
-//!   CommonGen, sampling for CNN/DailyMail and DailyDialog, ...), the task's reward, mean over the pool.
+//! * Evaluate: the RL config's `train_evaluation.generation_kwargs` (beam search for NarrativeQA
+//!   and CommonGen, sampling for CNN/DailyMail and DailyDialog, ...), the task's reward, mean over
+//!   the pool. The SFT model is evaluated with the same decoding (not the supervised file's, which
+//!   for ToTTo is beam sampling), so that Table 1's columns compare.
 //! * Track: `samples` samples per pool input with the rollout's sampling settings, their reward
 //!   mean and (population) std per input; the fractions with std below `small_std` (and mean
 //!   below `low_reward`), and TRL's `frac_reward_zero_std`.
 //!
 //! Rows: `eval` ([`EvalRow`]), `track` ([`TrackRow`]), `iterations` ([`IterationRow`]),
-//! `inputs` ([`InputChangeRow`], Figure 2), `settings` ([`SettingRow`]), `timing`
+//! `inputs` ([`InputChangeRow`], Figure 2), `settings` ([`SettingRow`]), `effective`
+//! ([`EffectiveRow`]), `timing`
 //! ([`PhaseTimingRow`], the only table that depends on the machine).
 
 use crate::RunEnv;
@@ -72,6 +75,10 @@ crate::sweep_params! {
         /// RL4LMs keys set in both PPO files (`train_evaluation.n_iters`, `env.n_envs`,
         /// `alg.args.n_steps`, ...): the scale-down of a profile, or a heuristic of Table 2.
         pub rl: BTreeMap<String, serde_yaml::Value>,
+        /// RL4LMs keys set in both PPO files after `rl`: one of Table 2's heuristics
+        /// (`alg.policy.args.generation_kwargs.temperature`, `alg.args.ent_coef`; default none).
+        #[serde(default)]
+        pub heuristic: BTreeMap<String, serde_yaml::Value>,
         /// Multiplies each PPO file's own `alg.args.learning_rate` (after `rl`).
         pub rl_lr_scale: f64,
         /// RL4LMs keys set in the supervised file (`alg.training_args.max_steps`,
@@ -79,6 +86,14 @@ crate::sweep_params! {
         pub sft: BTreeMap<String, serde_yaml::Value>,
         /// Multiplies the supervised file's own `alg.training_args.learning_rate` (after `sft`).
         pub sft_lr_scale: f64,
+        /// Fraction of the SFT steps (of the full SFT the supervised file asks for) run before RFT:
+        /// the partial-SFT heatmap's rows (default 1).
+        #[serde(default = "one")]
+        pub sft_steps_fraction: f64,
+        /// Fraction of the pool's labels SFT may use (multiplies `datapool.frac_train_samples`; a
+        /// seeded subset): the heatmap's columns (default 1).
+        #[serde(default = "one")]
+        pub sft_samples_fraction: f64,
         /// Names this setting in tables ("" when the sweep has one setting per method).
         pub label: String,
         /// cpu | wgpu | cuda.
@@ -171,6 +186,27 @@ crate::rows! {
     }
 }
 
+fn one() -> f64 {
+    1.0
+}
+
+crate::rows! {
+    /// The settings a run's PPO and SFT ran with, after overrides and scales (Table 2's rows and
+    /// the partial-SFT heatmap's cells are grouped by them).
+    pub struct EffectiveRow {
+        pub task: String,
+        pub label: String,
+        pub method: String,
+        pub ppo_learning_rate: f64,
+        pub temperature: f64,
+        pub ent_coef: f64,
+        pub sft_steps: usize,
+        pub sft_frac_train_samples: f64,
+        pub sft_steps_fraction: f64,
+        pub sft_samples_fraction: f64,
+    }
+}
+
 crate::rows! {
     /// The scale a run ran at (for captions): its pools and the overrides on the ml-rlgrad files.
     pub struct SettingRow {
@@ -207,6 +243,7 @@ pub struct Outcome {
     pub inputs: Vec<InputChangeRow>,
     pub timing: Vec<PhaseTimingRow>,
     pub settings: Vec<SettingRow>,
+    pub effective: Vec<EffectiveRow>,
 }
 
 impl Outcome {
@@ -221,6 +258,7 @@ impl Outcome {
             ("inputs".into(), InputChangeRow::to_frame(&self.inputs)?),
             ("timing".into(), PhaseTimingRow::to_frame(&self.timing)?),
             ("settings".into(), SettingRow::to_frame(&self.settings)?),
+            ("effective".into(), EffectiveRow::to_frame(&self.effective)?),
         ])
     }
 }
@@ -272,7 +310,8 @@ impl GrueRftConfig {
     /// The task's PPO, supervised and PPO-on-supervised configs with this run's overrides.
     pub fn plans(&self) -> Result<Plans> {
         let task = self.task_name()?;
-        let rl = sets(&self.rl);
+        let mut rl = sets(&self.rl);
+        rl.extend(sets(&self.heuristic));
         let ppo_lr = "alg.args.learning_rate";
         let sft_lr = "alg.training_args.learning_rate";
         Ok(Plans {
@@ -308,6 +347,14 @@ impl GrueRftConfig {
         }
         if !(self.rl_lr_scale > 0.0 && self.sft_lr_scale > 0.0) {
             bail!("rl_lr_scale and sft_lr_scale must be > 0");
+        }
+        for (name, v) in [
+            ("sft_steps_fraction", self.sft_steps_fraction),
+            ("sft_samples_fraction", self.sft_samples_fraction),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                bail!("{name} must be in (0, 1], got {v}");
+            }
         }
         for (name, v) in [
             ("small_std", self.small_std),
@@ -389,7 +436,9 @@ impl GrueRftConfig {
             &plans.ppo_on_supervised
         };
         let ppo = ppo_config(rl_plan, seq2seq)?;
-        let sft = sft_config(&plans.supervised, pool.len(), seed)?;
+        let mut sft = sft_config(&plans.supervised, pool.len(), seed)?;
+        sft.max_steps = ((sft.max_steps as f64 * self.sft_steps_fraction).ceil() as usize).max(1);
+        sft.frac_train_samples *= self.sft_samples_fraction;
         let n_iters = iterations(rl_plan)?;
         let eval_every = rl_plan
             .evaluation()
@@ -397,7 +446,6 @@ impl GrueRftConfig {
             .unwrap_or(n_iters as u64)
             .max(1) as usize;
         let decoding = Decoding::of(rl_plan, seq2seq, tokens)?;
-        let sft_decoding = Decoding::of(&plans.supervised, seq2seq, tokens)?;
         let steps = n_iters
             + if self.method == "sft_rft" {
                 sft.max_steps
@@ -421,7 +469,6 @@ impl GrueRftConfig {
             n_iters,
             eval_every,
             decoding,
-            sft_decoding,
             seed,
             bar: &bar,
             env,
@@ -459,7 +506,6 @@ struct Job<'a> {
     n_iters: usize,
     eval_every: usize,
     decoding: Decoding,
-    sft_decoding: Decoding,
     seed: u64,
     bar: &'a ProgressBar,
     env: &'a RunEnv<'a>,
@@ -501,6 +547,18 @@ impl Job<'_> {
                 sft: key_values(&c.sft),
                 sft_lr_scale: c.sft_lr_scale,
             }],
+            effective: vec![EffectiveRow {
+                task: c.task.clone(),
+                label: c.label.clone(),
+                method: c.method.clone(),
+                ppo_learning_rate: self.ppo.alg.args.learning_rate,
+                temperature: self.ppo.alg.policy.args.generation_kwargs.temperature,
+                ent_coef: self.ppo.alg.args.ent_coef,
+                sft_steps: self.sft.max_steps,
+                sft_frac_train_samples: self.sft.frac_train_samples,
+                sft_steps_fraction: c.sft_steps_fraction,
+                sft_samples_fraction: c.sft_samples_fraction,
+            }],
             ..Outcome::default()
         };
         let policy = if self.cfg.method == "rft" {
@@ -515,7 +573,7 @@ impl Job<'_> {
             })?;
             out.timing
                 .push(self.timing("sft", start, self.sft.max_steps, 0));
-            self.evaluate(&trained.valid(), "sft", &self.sft_decoding, &mut out);
+            self.evaluate(&trained.valid(), "sft", &self.decoding, &mut out);
             trained
         };
         let phase = self.cfg.method.clone();

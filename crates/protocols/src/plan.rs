@@ -286,9 +286,16 @@ mod tests {
     fn supervised_steps_come_from_epochs_unless_max_steps_is_set() {
         let plan = training(TaskName::CommonGen, Training::Supervised, &[]).unwrap();
         let c = sft_config(&plan, 100, 0).unwrap();
-        // 4 epochs of ceil(100 / 8) batches, constant lr 1e-5.
+        // 4 epochs of ceil(100 / 8) batches, lr 1e-5 on a cosine schedule, weight decay 0.01.
         assert_eq!((c.batch_size, c.max_steps), (8, 52));
-        assert_eq!(c.optim.schedule, Schedule::Constant);
+        assert_eq!(
+            c.optim.schedule,
+            Schedule::WarmupCosine {
+                warmup_steps: 0,
+                total_steps: 52
+            }
+        );
+        assert_eq!((c.optim.learning_rate, c.optim.weight_decay), (1e-5, 0.01));
         let partial = training(
             TaskName::CommonGen,
             Training::Supervised,

@@ -310,3 +310,57 @@ fn the_grue_smoke_sweep_writes_table_1_and_figure_2_and_is_the_same_with_two_job
         "grue smoke, --jobs 1 vs --jobs 2",
     );
 }
+
+#[test]
+fn the_section_5_smoke_sweeps_write_table_2_beside_the_paper_and_the_partial_sft_heatmap() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let runs = out.path().join("runs");
+    let results = out.path().join("results");
+    for file in ["heuristics.yaml", "partial_sft.yaml"] {
+        let o = runner(
+            &[
+                "sweep",
+                file,
+                "--profile",
+                "smoke",
+                "--out",
+                runs.to_str().unwrap(),
+                "--results",
+                results.to_str().unwrap(),
+            ],
+            Some(&data),
+        );
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+    }
+    let table =
+        std::fs::read_to_string(results.join("heuristics-smoke/table2_commongen.md")).unwrap();
+    for (row, paper) in [
+        ("RFT", "0.101 ± 0.009"),
+        ("SFT + RFT", "0.537 ± 0.005"),
+        ("RFT, learning rate x10", "0.012"),
+        ("RFT, learning rate x1000", "0.039"),
+        ("RFT, temperature 2.5", "0.044"),
+        ("RFT, entropy coefficient 0.1", "0.024"),
+    ] {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("{row} missing from\n{table}"));
+        assert!(line.contains(paper), "{line}");
+    }
+    assert!(table.contains("Verdict"), "{table}");
+    let heat = results.join("partial_sft-smoke");
+    for f in [
+        "partial_sft_commongen.png",
+        "partial_sft_commongen.svg",
+        "partial_sft_commongen.md",
+    ] {
+        assert!(heat.join(f).is_file(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(heat.join("partial_sft_commongen.md")).unwrap();
+    assert!(
+        md.contains("| train | 50 |") && md.contains("| test | 100 |"),
+        "{md}"
+    );
+}

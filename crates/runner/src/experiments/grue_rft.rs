@@ -95,14 +95,14 @@ fn tasks(all: &GrueResults) -> Vec<String> {
     t
 }
 
-fn title(task: &str) -> String {
+pub(super) fn title(task: &str) -> String {
     grue::TaskName::parse(task)
         .map(|t| t.spec().title.to_string())
         .unwrap_or_else(|_| task.to_string())
 }
 
 /// The scale-down a sweep ran with, for captions.
-fn scale_note(c: &SettingRow) -> String {
+pub(super) fn scale_note(c: &SettingRow) -> String {
     let or_none = |s: &str| {
         if s.is_empty() {
             "nothing changed".to_string()
@@ -198,7 +198,7 @@ fn figure2(all: &GrueResults, tasks: &[String], small_std: f64, scale: &str) -> 
                         "RFT after SFT"
                     }
                 ),
-                x: Axis::linear("reward std under the initial model"),
+                x: Axis::linear("reward std under the initial model").with_range(0.0, 0.5),
                 y: Axis::linear("reward change during RFT"),
                 groups: vec![
                     PointGroup {
@@ -225,9 +225,8 @@ fn figure2(all: &GrueResults, tasks: &[String], small_std: f64, scale: &str) -> 
     }
     Figure {
         title: Some(format!(
-            "Figure 2: change of each training input's mean sampled reward during RFT against its reward std \
-             under the model RFT starts from (all seeds). {}",
-            scale.split(';').next().unwrap_or("")
+            "Figure 2: reward change during RFT vs initial reward std, per training input and seed ({})",
+            scale.split(';').next().unwrap_or("").to_lowercase()
         )),
         panels,
         columns: 4,

@@ -5,6 +5,7 @@
 
 pub mod controlled;
 pub mod grue_rft;
+pub mod grue_sec5;
 pub mod reward_std;
 pub mod selftest;
 pub mod synthetic;
@@ -104,4 +105,6 @@ registry! {
     Controlled => controlled::ControlledConfig(ControlledPatch, ControlledGrid),
     RewardStd => reward_std::RewardStdConfig(RewardStdPatch, RewardStdGrid),
     GrueRft => grue_rft::GrueRftConfig(GrueRftPatch, GrueRftGrid),
+    GrueHeuristics => grue_sec5::HeuristicsConfig(GrueRftPatch, GrueRftGrid),
+    GruePartialSft => grue_sec5::PartialSftConfig(GrueRftPatch, GrueRftGrid),
 }
