@@ -843,6 +843,31 @@ pub const EXPERIMENTS: &[Experiment] = &[
         ],
         note: "Figure 1: per-input reward std on the GRUE tasks (models pretrained here)",
     },
+    Experiment {
+        name: "grue",
+        datasets: &[
+            "wikitext-2",
+            "imdb",
+            "bert-vocab",
+            "commongen",
+            "cnn_dailymail",
+            "totto",
+            "iwslt2017-en-de",
+            "narrativeqa",
+            "dailydialog",
+        ],
+        note: "Table 1 and Figure 2: RFT vs SFT vs SFT -> RFT on the GRUE tasks (models pretrained here)",
+    },
+    Experiment {
+        name: "heuristics",
+        datasets: &["wikitext-2", "imdb", "narrativeqa", "commongen"],
+        note: "Table 2: learning rate, temperature, entropy bonus vs SFT before RFT (NarrativeQA)",
+    },
+    Experiment {
+        name: "partial_sft",
+        datasets: &["wikitext-2", "imdb", "narrativeqa", "commongen"],
+        note: "the partial-SFT heatmap (NarrativeQA)",
+    },
 ];
 
 pub fn dataset(id: &str) -> Option<&'static Dataset> {

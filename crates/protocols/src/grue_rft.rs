@@ -58,7 +58,8 @@ crate::sweep_params! {
         pub task: String,
         /// The checkpoint standing in for each of the paper's models (as in `reward_std`).
         pub models: BTreeMap<String, String>,
-        /// `rft` (PPO from the pretrained model) or `sft_rft` (SFT, evaluated, then PPO from it).
+        /// `rft` (PPO from the pretrained model), `sft_rft` (SFT, evaluated, then PPO from it) or
+        /// `sft` (SFT only).
         pub method: String,
         /// Training pool: the first inputs of a seed-7 permutation of the train split.
         pub train_inputs: usize,
@@ -96,6 +97,10 @@ crate::sweep_params! {
         pub sft_samples_fraction: f64,
         /// Names this setting in tables ("" when the sweep has one setting per method).
         pub label: String,
+        /// An RL4LMs config file used instead of the task's ml-rlgrad file of the method (the
+        /// PPO file for `rft`, the supervised file for `sft`): what `runner rl4lms FILE` runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub config_file: Option<String>,
         /// cpu | wgpu | cuda.
         pub device: DeviceKind,
     }
@@ -314,14 +319,34 @@ impl GrueRftConfig {
         rl.extend(sets(&self.heuristic));
         let ppo_lr = "alg.args.learning_rate";
         let sft_lr = "alg.training_args.learning_rate";
+        let file = |which: Training, sets: &[Override]| -> Result<rl4lms::Plan> {
+            let replaced = match (which, self.method.as_str()) {
+                (Training::Ppo, "rft") | (Training::Supervised, "sft") => {
+                    self.config_file.as_deref()
+                }
+                _ => None,
+            };
+            match replaced {
+                None => Ok(training(task, which, sets)?),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow!("config_file {path}: {e}"))?;
+                    let plan = rl4lms::parse_str_set(&text, path, sets)?;
+                    if plan.task != task {
+                        bail!(
+                            "{path}: its datapool is task {}, not {}",
+                            plan.task,
+                            self.task
+                        );
+                    }
+                    Ok(plan)
+                }
+            }
+        };
         Ok(Plans {
-            ppo: scale_lr(
-                training(task, Training::Ppo, &rl)?,
-                ppo_lr,
-                self.rl_lr_scale,
-            )?,
+            ppo: scale_lr(file(Training::Ppo, &rl)?, ppo_lr, self.rl_lr_scale)?,
             supervised: scale_lr(
-                training(task, Training::Supervised, &sets(&self.sft))?,
+                file(Training::Supervised, &sets(&self.sft))?,
                 sft_lr,
                 self.sft_lr_scale,
             )?,
@@ -335,8 +360,8 @@ impl GrueRftConfig {
 
     pub fn validate(&self) -> Result<()> {
         let task = self.task_name()?;
-        if !matches!(self.method.as_str(), "rft" | "sft_rft") {
-            bail!("method {:?} must be rft or sft_rft", self.method);
+        if !matches!(self.method.as_str(), "rft" | "sft_rft" | "sft") {
+            bail!("method {:?} must be rft, sft_rft or sft", self.method);
         }
         self.model_for(task.spec().model)?;
         if self.train_inputs == 0 || self.test_inputs == 0 || self.chunk == 0 {
@@ -445,13 +470,18 @@ impl GrueRftConfig {
             .and_then(|e| e.eval_every)
             .unwrap_or(n_iters as u64)
             .max(1) as usize;
-        let decoding = Decoding::of(rl_plan, seq2seq, tokens)?;
-        let steps = n_iters
-            + if self.method == "sft_rft" {
-                sft.max_steps
-            } else {
-                0
-            };
+        // Every model of a run is evaluated with one decoding: the RL file's (so Table 1's columns
+        // compare), or for SFT alone the supervised file's.
+        let decoding = if self.method == "sft" {
+            Decoding::of(&plans.supervised, seq2seq, tokens)?
+        } else {
+            Decoding::of(rl_plan, seq2seq, tokens)?
+        };
+        let steps = match self.method.as_str() {
+            "rft" => n_iters,
+            "sft" => sft.max_steps,
+            _ => n_iters + sft.max_steps,
+        };
         let bar = env
             .observer
             .progress_bar(steps as u64, &format!("{} {}", self.task, self.method));
@@ -574,6 +604,9 @@ impl Job<'_> {
             out.timing
                 .push(self.timing("sft", start, self.sft.max_steps, 0));
             self.evaluate(&trained.valid(), "sft", &self.decoding, &mut out);
+            if self.cfg.method == "sft" {
+                return Ok(out);
+            }
             trained
         };
         let phase = self.cfg.method.clone();

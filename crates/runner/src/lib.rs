@@ -20,6 +20,7 @@ pub mod learned;
 pub mod lm;
 pub mod lock;
 pub mod pretrained;
+pub mod rl4lms_run;
 pub mod run;
 pub mod slurm;
 pub mod store;

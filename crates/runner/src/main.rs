@@ -106,6 +106,20 @@ enum Command {
         /// alg.policy.args.model_name=DIR (repeatable; the key must exist in the file).
         #[arg(long = "override", value_name = "KEY.PATH=VALUE", value_parser = rl4lms::Override::parse)]
         overrides: Vec<rl4lms::Override>,
+        /// Training inputs (the first of a seed-7 permutation of the train split).
+        #[arg(long, default_value_t = 500)]
+        train_inputs: usize,
+        /// Held-out inputs evaluated (the first of a seed-7 permutation of the test split).
+        #[arg(long, default_value_t = 500)]
+        test_inputs: usize,
+        /// Samples per training input when tracking the reward std.
+        #[arg(long, default_value_t = 10)]
+        samples: usize,
+        /// Seed of the run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        common: Common,
     },
     /// Run every run of a sweep file that is not finished yet, then report.
     Sweep {
@@ -488,7 +502,20 @@ fn run(cli: Cli) -> Result<()> {
             file,
             dry_run,
             overrides,
-        } => rl4lms_command(&file, dry_run, &overrides)?,
+            train_inputs,
+            test_inputs,
+            samples,
+            seed,
+            common,
+        } => {
+            let pools = runner::rl4lms_run::Pools {
+                train_inputs,
+                test_inputs,
+                samples,
+                seed,
+            };
+            rl4lms_command(&file, dry_run, &overrides, pools, &common)?
+        }
         Command::Data { command } => data_command(command)?,
         Command::Slurm(args) => slurm(args)?,
         Command::Merge { into, sources } => {
@@ -499,8 +526,15 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// `runner rl4lms FILE [--dry-run] [--override KEY=VALUE ...]`.
-fn rl4lms_command(file: &Path, dry_run: bool, overrides: &[rl4lms::Override]) -> Result<()> {
+/// `runner rl4lms FILE [--dry-run] [--override KEY=VALUE ...]`: print the plan, or write the
+/// equivalent sweep file and run it like any sweep (store, resume, report).
+fn rl4lms_command(
+    file: &Path,
+    dry_run: bool,
+    overrides: &[rl4lms::Override],
+    pools: runner::rl4lms_run::Pools,
+    common: &Common,
+) -> Result<()> {
     let plan = rl4lms::load(file, overrides)?;
     if let Some(w) = plan.skipped_metrics_warning() {
         eprintln!("{w}");
@@ -509,12 +543,17 @@ fn rl4lms_command(file: &Path, dry_run: bool, overrides: &[rl4lms::Override]) ->
         print!("{plan}");
         return Ok(());
     }
-    if let Err(why) = plan.check_runnable() {
-        anyhow::bail!("{why}");
+    let sweep = runner::rl4lms_run::write_sweep_file(file, &plan, overrides, pools, &common.out)?;
+    eprintln!(
+        "running {} as the sweep file {}",
+        file.display(),
+        sweep.display()
+    );
+    let s = runner::run_sweep(&sweep, &options(common, 1, None, true))?;
+    for path in &s.report {
+        println!("wrote {}", path.display());
     }
-    anyhow::bail!(
-        "running RL4LMs configs is not implemented yet; --dry-run validates and prints the plan"
-    )
+    Ok(())
 }
 
 /// `runner data fetch|status|check`.

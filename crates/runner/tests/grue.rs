@@ -364,3 +364,85 @@ fn the_section_5_smoke_sweeps_write_table_2_beside_the_paper_and_the_partial_sft
         "{md}"
     );
 }
+
+#[test]
+fn runner_rl4lms_runs_a_papers_ppo_and_supervised_config_and_refuses_what_it_cannot_run() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let cfg = |p: &str| format!("crates/rl4lms/ml-rlgrad/training/{p}");
+    let run = |file: &str, extra: &[&str]| -> Output {
+        let mut args = vec![
+            "rl4lms".to_string(),
+            cfg(file),
+            "--train-inputs".into(),
+            "3".into(),
+            "--test-inputs".into(),
+            "2".into(),
+            "--samples".into(),
+            "2".into(),
+            "--out".into(),
+            out.path().join("runs").display().to_string(),
+            "--results".into(),
+            out.path().join("results").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        runner(&refs, Some(&data))
+    };
+    let o = run(
+        "dialog/gpt2_ppo.yml",
+        &[
+            "--override",
+            "alg.policy.args.model_name=pretrained:gpt2-mini@smoke",
+            "--override",
+            "train_evaluation.n_iters=2",
+            "--override",
+            "env.n_envs=2",
+            "--override",
+            "alg.args.n_steps=2",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table =
+        std::fs::read_to_string(out.path().join("results/rl4lms-gpt2_ppo/table1.md")).unwrap();
+    assert!(table.contains("| DailyDialog |"), "{table}");
+    let sweep = std::fs::read_to_string(out.path().join("runs/rl4lms/gpt2_ppo.yaml")).unwrap();
+    assert!(
+        sweep.contains("method: rft") && sweep.contains("config_file:"),
+        "{sweep}"
+    );
+
+    let o = run(
+        "common_gen/t5_supervised.yml",
+        &[
+            "--override",
+            "alg.model_name=pretrained:t5-mini@smoke",
+            "--override",
+            "alg.training_args.num_train_epochs=1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table =
+        std::fs::read_to_string(out.path().join("results/rl4lms-t5_supervised/table1.md")).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| CommonGen |"))
+        .unwrap();
+    assert_eq!(
+        row.matches(" ± ").count(),
+        2,
+        "SFT train and test only: {row}"
+    );
+
+    for (file, why) in [
+        ("dialog/gpt2_nlpo.yml", "NLPO"),
+        ("common_gen/t5_ppo_on_supervised.yml", "placeholder"),
+    ] {
+        let o = run(file, &[]);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        // one error line (after the warning naming the metrics it would skip)
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        assert!(errors.len() == 1 && errors[0].contains(why), "{err}");
+    }
+}
