@@ -96,3 +96,11 @@ check-hf:
 bench-diagnose threads="2":
     cargo build -q -p runner
     RUNNER=target/debug/runner python3 scripts/bench_diagnose.py --threads {{threads}}
+
+# One PPO iteration (rollout + update) of `runner rl4lms` on CommonGen's PPO config against the same
+# computation in PyTorch + transformers, same checkpoint (t5-mini), shapes and threads (needs `pip
+# install torch transformers` and `runner pretrain pretrain.yaml` first); numbers go to
+# results/perf/ppo.md by hand.
+bench-ppo threads="2":
+    cargo build -q -p runner
+    RUNNER=target/debug/runner python3 scripts/bench_ppo.py --threads {{threads}}

@@ -485,6 +485,9 @@ impl GrueRftConfig {
         let bar = env
             .observer
             .progress_bar(steps as u64, &format!("{} {}", self.task, self.method));
+        if !seq2seq {
+            check_positions(&checkpoint, rule.max_prompt_length, &ppo, &decoding)?;
+        }
         let job = Job {
             cfg: self,
             checkpoint: &checkpoint,
@@ -507,6 +510,43 @@ impl GrueRftConfig {
         bar.finish_and_clear();
         Ok(out)
     }
+}
+
+/// A causal LM sees prompt and generation in one sequence: both must fit its `n_positions`.
+fn check_positions(
+    checkpoint: &Path,
+    max_prompt: usize,
+    ppo: &PpoConfig,
+    decoding: &Decoding,
+) -> Result<()> {
+    let path = checkpoint.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let Some(positions) = config.get("n_positions").and_then(|v| v.as_u64()) else {
+        return Ok(());
+    };
+    let rollout = ppo
+        .alg
+        .policy
+        .args
+        .generation_kwargs
+        .max_new_tokens
+        .min(ppo.env.args.max_episode_length);
+    let eval = match decoding {
+        Decoding::Generate(k) => k.max_new_tokens,
+        Decoding::Beam(b) => b.max_new_tokens,
+    };
+    let need = max_prompt + rollout.max(eval);
+    if need as u64 > positions {
+        bail!(
+            "{}: the model has {positions} positions, but prompts of up to {max_prompt} tokens plus {} \
+             generated ones need {need}; lower env.args.max_prompt_length (or max_new_tokens)",
+            checkpoint.display(),
+            rollout.max(eval)
+        );
+    }
+    Ok(())
 }
 
 /// PPO iterations of a plan (`train_evaluation.n_iters`).

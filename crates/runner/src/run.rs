@@ -71,8 +71,22 @@ impl RunSpec {
     pub fn config(&self) -> &Value {
         &self.resolved.config
     }
+    /// Runs it. A panic inside the run (a bug, or a library's unchecked shape) fails this run
+    /// only, with its message, instead of taking the whole sweep down.
     pub fn execute(&self, ctx: &RunContext) -> Result<Tables> {
-        (self.exec)(ctx)
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.exec)(ctx))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "(no message)".into());
+                anyhow::bail!(
+                    "the run panicked: {msg} (a bug: please report it with the run's config.yaml)"
+                )
+            }
+        }
     }
 }
 
