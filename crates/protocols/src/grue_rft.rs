@@ -842,3 +842,29 @@ impl Job<'_> {
         Ok(trainer.model.policy)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_causal_prompt_and_generation_longer_than_the_positions_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"n_positions": 256}"#).unwrap();
+        let plan = training(TaskName::DailyDialog, Training::Ppo, &[]).unwrap();
+        let ppo = ppo_config(&plan, false).unwrap();
+        let tokens = Tokens {
+            eos: Some(0),
+            pad: 0,
+        };
+        let decoding = Decoding::of(&plan, false, tokens).unwrap();
+        assert!(check_positions(dir.path(), 128, &ppo, &decoding).is_ok());
+        let err = check_positions(dir.path(), 256, &ppo, &decoding)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("256 positions") && err.contains("max_prompt_length"),
+            "{err}"
+        );
+    }
+}

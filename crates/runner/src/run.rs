@@ -177,3 +177,34 @@ impl protocols::Observer for RunContext {
         RunContext::progress_bar(self, len, label)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_run_is_an_error_carrying_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = RunContext::new(
+            dir.path().into(),
+            dir.path().into(),
+            dir.path().into(),
+            dir.path().into(),
+            std::fs::File::create(dir.path().join("log.txt")).unwrap(),
+            None,
+        );
+        let resolved = ResolvedConfig {
+            config: Value::Null,
+            grid_point: BTreeMap::new(),
+            seed: 0,
+        };
+        let run = RunSpec::new("s".into(), "k", "id".into(), resolved, |_| {
+            panic!("index 256 out of bounds")
+        });
+        let err = run.execute(&ctx).unwrap_err().to_string();
+        assert!(
+            err.contains("panicked") && err.contains("index 256"),
+            "{err}"
+        );
+    }
+}
