@@ -39,6 +39,9 @@ for sweep in "${sweeps[@]}"; do
   fi
 done
 
+echo "== results/REPORT.md"
+runner report-all
+
 mkdir -p runs
 report=runs/reproduce-all.md
 {

@@ -17,6 +17,7 @@ pub mod grue_report;
 pub mod grue_rft;
 pub mod params;
 pub mod plan;
+pub mod report;
 pub mod reward_std;
 pub mod rows;
 pub mod synthetic;

@@ -233,6 +233,13 @@ enum Command {
     /// Write (and with --submit, submit) a Slurm job array running a sweep in N shards, plus a
     /// job that merges the shards and reports once every task succeeded.
     Slurm(SlurmArgs),
+    /// Write results/REPORT.md: every claim of the paper checked against the committed results,
+    /// with a verdict computed from the numbers.
+    ReportAll {
+        /// Directory of the committed results.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
     /// Copy the finished runs of shard outputs into one run store.
     Merge {
         /// The run store to merge into.
@@ -517,6 +524,15 @@ fn run(cli: Cli) -> Result<()> {
             rl4lms_command(&file, dry_run, &overrides, pools, &common)?
         }
         Command::Data { command } => data_command(command)?,
+        Command::ReportAll { results } => {
+            let claims = protocols::report::claims(&results)?;
+            let path = results.join("REPORT.md");
+            atomicwrite::write(&path, protocols::report::markdown(&claims).as_bytes())?;
+            for c in &claims {
+                println!("{} {}", c.id, c.verdict.text().replace("**", ""));
+            }
+            println!("wrote {}", path.display());
+        }
         Command::Slurm(args) => slurm(args)?,
         Command::Merge { into, sources } => {
             let n = runner::store::merge(&into, &sources)?;
