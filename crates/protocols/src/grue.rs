@@ -182,6 +182,19 @@ pub fn resolved_reward_args(
     Ok(args)
 }
 
+/// EOS and pad ids as the policies use them: T5's `<pad>`, and for GPT-2 (which has no pad token)
+/// `<|endoftext|>`, as RL4LMs sets `pad_token_as_eos_token`.
+pub fn tokens_of(tok: &LmTokenizer) -> Tokens {
+    let pad = match tok {
+        LmTokenizer::T5(t) => t.pad_token_id(),
+        LmTokenizer::Gpt2(t) => t.eos_token_id(),
+    };
+    Tokens {
+        eos: Some(tok.eos_token_id()),
+        pad,
+    }
+}
+
 /// The `k` sampled rewards of one input and their mean and std.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputRewards {
@@ -407,14 +420,7 @@ impl Measurement<'_> {
             do_sample: true,
             ..generation_kwargs(&self.generation, seq2seq)
         };
-        let pad = match tok.as_ref() {
-            LmTokenizer::T5(t) => t.pad_token_id(),
-            LmTokenizer::Gpt2(t) => t.eos_token_id(),
-        };
-        let tokens = Tokens {
-            eos: Some(tok.eos_token_id()),
-            pad,
-        };
+        let tokens = tokens_of(&tok);
         let start = std::time::Instant::now();
         let task = Sample {
             m: &self,

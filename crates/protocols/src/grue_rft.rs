@@ -447,14 +447,7 @@ impl GrueRftConfig {
         let test_refs: Vec<&grue::Sample> = test.iter().collect();
         let held_out = encode(&test_refs, "", &tok, rule)?;
         let reward = task_reward(spec.reward.id, &reward_args, tok.clone(), Some(loader))?;
-        let pad = match tok.as_ref() {
-            LmTokenizer::T5(t) => t.pad_token_id(),
-            LmTokenizer::Gpt2(t) => t.eos_token_id(),
-        };
-        let tokens = Tokens {
-            eos: Some(tok.eos_token_id()),
-            pad,
-        };
+        let tokens = crate::grue::tokens_of(&tok);
         let rl_plan = if self.method == "rft" {
             &plans.ppo
         } else {

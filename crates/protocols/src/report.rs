@@ -74,7 +74,11 @@ fn read<T: Rows>(results: &Path, experiment: &str, table: &str) -> Result<Vec<Ga
     let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     paths.sort();
     for p in paths {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(&format!(".{table}.parquet")) {
             out.extend(gathered::<T>(&read_parquet(&p)?)?);
         }
@@ -130,7 +134,10 @@ fn c1(results: &Path) -> Result<Claim> {
         ),
         paper: "a proven bound",
         verdict,
-        evidence: vec!["theory/theorem1_bound.md".into(), "theory/theorem1_gradient_vs_std.png".into()],
+        evidence: vec![
+            "theory/theorem1_bound.md".into(),
+            "theory/theorem1_gradient_vs_std.png".into(),
+        ],
     })
 }
 
@@ -153,8 +160,12 @@ fn c2(results: &Path) -> Result<Claim> {
         &sft.iter().map(|p| p.1).collect::<Vec<_>>(),
     );
     let verdict = match (rft_fit, sft_fit) {
-        _ if rows.is_empty() => Verdict::NotRun("`cargo run -p runner -- sweep theory.yaml`".into()),
-        (Some((e, _, _)), Some((_, _, r2))) if (e + 2.0).abs() <= 0.2 && r2 >= 0.95 => Verdict::Holds,
+        _ if rows.is_empty() => {
+            Verdict::NotRun("`cargo run -p runner -- sweep theory.yaml`".into())
+        }
+        (Some((e, _, _)), Some((_, _, r2))) if (e + 2.0).abs() <= 0.2 && r2 >= 0.95 => {
+            Verdict::Holds
+        }
         (Some(_), Some(_)) => Verdict::DoesNotHold,
         _ => Verdict::NotMeasurable("too few fitted inputs".into()),
     };
@@ -169,7 +180,10 @@ fn c2(results: &Path) -> Result<Claim> {
         ),
         paper: "exponent -2 (RFT), logarithmic (SFT)",
         verdict,
-        evidence: vec!["theory/theorem2_rates.md".into(), "theory/theorem2_time_to_fit.png".into()],
+        evidence: vec![
+            "theory/theorem2_rates.md".into(),
+            "theory/theorem2_time_to_fit.png".into(),
+        ],
     })
 }
 
@@ -198,7 +212,10 @@ fn c3(results: &Path) -> Result<Claim> {
             .join(", "),
         paper: "3 of the 7 datasets have many such inputs (NarrativeQA among them), IMDB few",
         verdict,
-        evidence: vec!["reward_std/reward_std.md".into(), "reward_std/reward_std.png".into()],
+        evidence: vec![
+            "reward_std/reward_std.md".into(),
+            "reward_std/reward_std.png".into(),
+        ],
     })
 }
 
@@ -227,7 +244,8 @@ fn c4_c5(results: &Path) -> Result<(Claim, Claim)> {
         Verdict::NotRun(run.into())
     } else if holds + not == 0 {
         Verdict::NotMeasurable(
-            "on no task did RFT raise the other inputs' reward by more than its spread over seeds".into(),
+            "on no task did RFT raise the other inputs' reward by more than its spread over seeds"
+                .into(),
         )
     } else if holds > not {
         Verdict::Holds
@@ -267,7 +285,10 @@ fn c4_c5(results: &Path) -> Result<(Claim, Claim)> {
         verdict: if rows.is_empty() {
             Verdict::NotRun(run.into())
         } else {
-            Verdict::of(v, "fewer than 4 tasks with both numbers, or a constant series")
+            Verdict::of(
+                v,
+                "fewer than 4 tasks with both numbers, or a constant series",
+            )
         },
         evidence: vec!["grue/table1.md".into()],
     };
@@ -297,7 +318,12 @@ fn c6(results: &Path) -> Result<Claim> {
             found.len(),
             found
                 .iter()
-                .map(|f| format!("{} {} ({})", f.setting.title(), f.variant.label(), f.verdict.text()))
+                .map(|f| format!(
+                    "{} {} ({})",
+                    f.setting.title(),
+                    f.variant.label(),
+                    f.verdict.text()
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
@@ -371,7 +397,10 @@ fn c8(results: &Path) -> Result<Claim> {
                 .collect::<Vec<_>>()
                 .join(", ");
             (
-                format!("{task}, {:.0}% of the samples: {cells}", h.samples[col] * 100.0),
+                format!(
+                    "{task}, {:.0}% of the samples: {cells}",
+                    h.samples[col] * 100.0
+                ),
                 Verdict::of(
                     grue_report::partial_sft_verdict(&h),
                     "full SFT then RFT has no positive reward to compare with",
@@ -416,7 +445,12 @@ pub fn markdown(claims: &[Claim]) -> String {
          | claim | verdict |\n|---|---|\n",
     );
     for c in claims {
-        s.push_str(&format!("| {} {} | {} |\n", c.id, c.statement, c.verdict.text()));
+        s.push_str(&format!(
+            "| {} {} | {} |\n",
+            c.id,
+            c.statement,
+            c.verdict.text()
+        ));
     }
     for c in claims {
         s.push_str(&format!(

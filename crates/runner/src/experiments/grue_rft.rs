@@ -25,17 +25,7 @@ impl Experiment for GrueRftConfig {
     }
 
     fn run(&self, seed: u64, ctx: &RunContext) -> Result<Tables> {
-        let resolve = |reference: &str| {
-            crate::pretrained::resolve_reference(reference, &ctx.models_dir, &ctx.data_dir)
-        };
-        GrueRftConfig::run(
-            self,
-            seed,
-            &ctx.env(),
-            &resolve,
-            &crate::learned::ModelClassifierLoader,
-        )?
-        .tables()
+        run(self, seed, ctx)
     }
 
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
@@ -80,6 +70,20 @@ impl Experiment for GrueRftConfig {
         written.push(stem.with_extension("md"));
         Ok(written)
     }
+}
+
+/// One GRUE run (every `grue_*` kind runs this; only their reports differ).
+pub(super) fn run(c: &GrueRftConfig, seed: u64, ctx: &RunContext) -> Result<Tables> {
+    let resolve = |reference: &str| {
+        crate::pretrained::resolve_reference(reference, &ctx.models_dir, &ctx.data_dir)
+    };
+    c.run(
+        seed,
+        &ctx.env(),
+        &resolve,
+        &crate::learned::ModelClassifierLoader,
+    )?
+    .tables()
 }
 
 /// Tasks in the paper's order.

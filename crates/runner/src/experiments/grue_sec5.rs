@@ -27,19 +27,6 @@ pub struct HeuristicsConfig(pub GrueRftConfig);
 #[serde(transparent)]
 pub struct PartialSftConfig(pub GrueRftConfig);
 
-fn run(c: &GrueRftConfig, seed: u64, ctx: &RunContext) -> Result<Tables> {
-    let resolve = |reference: &str| {
-        crate::pretrained::resolve_reference(reference, &ctx.models_dir, &ctx.data_dir)
-    };
-    c.run(
-        seed,
-        &ctx.env(),
-        &resolve,
-        &crate::learned::ModelClassifierLoader,
-    )?
-    .tables()
-}
-
 /// The rows the Section 5 reports read, and the first run's scale note.
 fn gather(sweeps: &[SweepResults]) -> Result<(GrueResults, String)> {
     let mut all = GrueResults::default();
@@ -74,7 +61,7 @@ impl Experiment for HeuristicsConfig {
     }
 
     fn run(&self, seed: u64, ctx: &RunContext) -> Result<Tables> {
-        run(&self.0, seed, ctx)
+        super::grue_rft::run(&self.0, seed, ctx)
     }
 
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
@@ -151,7 +138,7 @@ impl Experiment for PartialSftConfig {
     }
 
     fn run(&self, seed: u64, ctx: &RunContext) -> Result<Tables> {
-        run(&self.0, seed, ctx)
+        super::grue_rft::run(&self.0, seed, ctx)
     }
 
     fn report(sweeps: &[SweepResults], dir: &Path) -> Result<Vec<PathBuf>> {
