@@ -162,7 +162,9 @@ fn superscript(k: i64) -> String {
 /// Tick labels: `10^k` on log axes (intermediate ticks unlabelled when the axis spans decades).
 fn tick_label(axis: &Axis, range: &Range<f64>, v: f64) -> String {
     if !axis.log {
-        return format_short(v);
+        // A tick meant to be 0 arrives as float noise (-5.8e-17) from the tick arithmetic.
+        let zero = (range.end - range.start).abs() * 1e-9;
+        return format_short(if v.abs() < zero { 0.0 } else { v });
     }
     if (v - v.round()).abs() < 1e-9 {
         superscript(v.round() as i64)
@@ -587,4 +589,19 @@ fn draw_heatmap<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_at_float_noise_around_zero_reads_zero() {
+        let axis = Axis::linear("y");
+        assert_eq!(
+            tick_label(&axis, &(-0.1..0.1), -5.776e-17),
+            format_short(0.0)
+        );
+        assert_eq!(tick_label(&axis, &(-0.1..0.1), 0.05), format_short(0.05));
+    }
 }

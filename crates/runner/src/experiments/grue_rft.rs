@@ -192,6 +192,13 @@ fn figure2(all: &GrueResults, tasks: &[String], small_std: f64, scale: &str) -> 
                     .map(|r| (r.std_before, r.mean_after - r.mean_before))
                     .collect()
             };
+            // Symmetric about "no change", so gains and losses read alike.
+            let reach = pts(true)
+                .iter()
+                .chain(&pts(false))
+                .map(|p| p.1.abs())
+                .fold(0.01, f64::max)
+                * 1.1;
             panels.push(Panel::Scatter(ScatterPanel {
                 title: format!(
                     "{}: {}",
@@ -203,7 +210,7 @@ fn figure2(all: &GrueResults, tasks: &[String], small_std: f64, scale: &str) -> 
                     }
                 ),
                 x: Axis::linear("reward std under the initial model").with_range(0.0, 0.5),
-                y: Axis::linear("reward change during RFT"),
+                y: Axis::linear("reward change during RFT").with_range(-reach, reach),
                 groups: vec![
                     PointGroup {
                         label: format!("std < {small_std}"),
@@ -343,8 +350,7 @@ fn track_figure(all: &GrueResults, tasks: &[String], small_std: f64) -> Figure {
     }
     Figure {
         title: Some(
-            "Reward std tracked during RFT (mini models pretrained here): fraction of training inputs with a small \
-             reward std, and their mean sampled reward, per PPO iteration (mean over seeds, band: spread)"
+            "Reward std tracked during RFT, per PPO iteration (mini models pretrained here; mean over seeds, band: spread)"
                 .into(),
         ),
         panels,
