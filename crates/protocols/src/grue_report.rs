@@ -5,7 +5,8 @@
 //! * Finding II (per task): RFT barely moves the inputs whose reward std under the initial model
 //!   is small. `holds` when their mean reward change is below half that of the other inputs;
 //!   `does not hold` otherwise; `not measurable` when RFT did not raise the other inputs' reward
-//!   by more than its spread over seeds (then nothing can be said about the small-std ones).
+//!   by more than its spread over seeds, or fewer than two seeds have other inputs (then nothing
+//!   can be said about the small-std ones).
 //! * Finding III (across tasks): the RFT-vs-SFT gap is worst where small-std, low-reward inputs
 //!   are common. `holds` when the Spearman correlation between that fraction (under the
 //!   pretrained model) and the gap (SFT minus RFT test reward) is above 0.5 over at least 4 tasks;
@@ -258,7 +259,7 @@ pub fn finding2(
             }
             let (small, other) = (MeanStd::of(&small), MeanStd::of(&other));
             let verdict = match (small, other) {
-                (Some(s), Some(o)) if o.mean > o.std.max(1e-9) => {
+                (Some(s), Some(o)) if o.n >= 2 && o.mean > o.std.max(1e-9) => {
                     if s.mean < 0.5 * o.mean {
                         Verdict::Holds
                     } else {

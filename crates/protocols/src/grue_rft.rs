@@ -443,7 +443,16 @@ impl GrueRftConfig {
                 }),
             seq2seq,
         };
-        let pool = encode(&train, "", &tok, rule)?;
+        let mut pool = encode(&train, "", &tok, rule)?;
+        if !seq2seq && let Some(n) = positions(&checkpoint)? {
+            // Deviation: RL4LMs cuts a causal SFT sequence (prompt + reference) at the supervised
+            // file's tokenizer.max_length; we cut the reference so that prompt + reference fit the
+            // model's positions (IMDB's references are whole reviews).
+            for x in &mut pool {
+                x.target_ids
+                    .truncate(n.saturating_sub(x.prompt_ids.len()).max(1));
+            }
+        }
         let test_refs: Vec<&grue::Sample> = test.iter().collect();
         let held_out = encode(&test_refs, "", &tok, rule)?;
         let reward = task_reward(spec.reward.id, &reward_args, tok.clone(), Some(loader))?;
@@ -505,6 +514,18 @@ impl GrueRftConfig {
     }
 }
 
+/// A GPT-2 checkpoint's `n_positions` (None for a model without absolute positions).
+fn positions(checkpoint: &Path) -> Result<Option<usize>> {
+    let path = checkpoint.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(config
+        .get("n_positions")
+        .and_then(|v| v.as_u64())
+        .map(|n| n as usize))
+}
+
 /// A causal LM sees prompt and generation in one sequence: both must fit its `n_positions`.
 fn check_positions(
     checkpoint: &Path,
@@ -512,13 +533,10 @@ fn check_positions(
     ppo: &PpoConfig,
     decoding: &Decoding,
 ) -> Result<()> {
-    let path = checkpoint.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let config: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let Some(positions) = config.get("n_positions").and_then(|v| v.as_u64()) else {
+    let Some(positions) = positions(checkpoint)? else {
         return Ok(());
     };
+    let positions = positions as u64;
     let rollout = ppo
         .alg
         .policy
