@@ -434,6 +434,15 @@ pub fn claims(results: &Path) -> Result<Vec<Claim>> {
     ])
 }
 
+/// Compute every claim from `results` and write `results/REPORT.md` (atomically).
+pub fn write(results: &Path) -> Result<(PathBuf, Vec<Claim>)> {
+    let claims = claims(results)?;
+    let path = results.join("REPORT.md");
+    atomicwrite::write(&path, markdown(&claims).as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok((path, claims))
+}
+
 /// The report as Markdown.
 pub fn markdown(claims: &[Claim]) -> String {
     let mut s = String::from(

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use runner::{Profile, SweepOptions, sweep};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -521,13 +521,14 @@ fn run(cli: Cli) -> Result<()> {
                 samples,
                 seed,
             };
-            rl4lms_command(&file, dry_run, &overrides, pools, &common)?
+            let opts = options(&common, 1, None, true);
+            for path in runner::rl4lms_run::command(&file, dry_run, &overrides, pools, &opts)? {
+                println!("wrote {}", path.display());
+            }
         }
         Command::Data { command } => data_command(command)?,
         Command::ReportAll { results } => {
-            let claims = protocols::report::claims(&results)?;
-            let path = results.join("REPORT.md");
-            atomicwrite::write(&path, protocols::report::markdown(&claims).as_bytes())?;
+            let (path, claims) = protocols::report::write(&results)?;
             for c in &claims {
                 println!("{} {}", c.id, c.verdict.text().replace("**", ""));
             }
@@ -538,36 +539,6 @@ fn run(cli: Cli) -> Result<()> {
             let n = runner::store::merge(&into, &sources)?;
             println!("merged {n} finished runs into {}", into.display());
         }
-    }
-    Ok(())
-}
-
-/// `runner rl4lms FILE [--dry-run] [--override KEY=VALUE ...]`: print the plan, or write the
-/// equivalent sweep file and run it like any sweep (store, resume, report).
-fn rl4lms_command(
-    file: &Path,
-    dry_run: bool,
-    overrides: &[rl4lms::Override],
-    pools: runner::rl4lms_run::Pools,
-    common: &Common,
-) -> Result<()> {
-    let plan = rl4lms::load(file, overrides)?;
-    if let Some(w) = plan.skipped_metrics_warning() {
-        eprintln!("{w}");
-    }
-    if dry_run {
-        print!("{plan}");
-        return Ok(());
-    }
-    let sweep = runner::rl4lms_run::write_sweep_file(file, &plan, overrides, pools, &common.out)?;
-    eprintln!(
-        "running {} as the sweep file {}",
-        file.display(),
-        sweep.display()
-    );
-    let s = runner::run_sweep(&sweep, &options(common, 1, None, true))?;
-    for path in &s.report {
-        println!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! | `alg.id: nlpo` | refused ([`rl4lms::NLPO_REFUSAL`]) |
 //! | ml-rlgrad `extract_samples` | refused: that is Figure 1's measurement (`runner diagnose`) |
 
+use crate::sweep::SweepOptions;
 use anyhow::{Result, bail};
 use protocols::grue_rft::GrueRftConfig;
 use rl4lms::{Algorithm, Override, Plan};
@@ -139,4 +140,31 @@ pub fn write_sweep_file(
     }
     atomicwrite::write(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// `runner rl4lms FILE [--dry-run] [--override KEY=VALUE ...]`: print the plan, or write the
+/// equivalent sweep file and run it like any sweep (store, resume, report). Returns the files the
+/// report wrote.
+pub fn command(
+    file: &Path,
+    dry_run: bool,
+    overrides: &[Override],
+    pools: Pools,
+    opts: &SweepOptions,
+) -> Result<Vec<PathBuf>> {
+    let plan = rl4lms::load(file, overrides)?;
+    if let Some(w) = plan.skipped_metrics_warning() {
+        eprintln!("{w}");
+    }
+    if dry_run {
+        print!("{plan}");
+        return Ok(Vec::new());
+    }
+    let sweep = write_sweep_file(file, &plan, overrides, pools, &opts.out)?;
+    eprintln!(
+        "running {} as the sweep file {}",
+        file.display(),
+        sweep.display()
+    );
+    Ok(crate::run_sweep(&sweep, opts)?.report)
 }
