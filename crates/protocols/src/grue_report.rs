@@ -529,6 +529,8 @@ pub struct Heatmap {
     pub samples: Vec<f64>,
     /// `values[row][col]`; NaN where no run finished.
     pub values: Vec<Vec<f64>>,
+    /// The reference: RFT after full SFT, over seeds.
+    pub full: Option<MeanStd>,
 }
 
 pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> {
@@ -543,7 +545,7 @@ pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> 
     steps.dedup();
     samples.sort_by(f64::total_cmp);
     samples.dedup();
-    let cell = |st: f64, sa: f64| -> Option<f64> {
+    let cell_seeds = |st: f64, sa: f64| -> Option<MeanStd> {
         let xs: Vec<f64> = runs
             .iter()
             .filter(|g| g.row.sft_steps_fraction == st && g.row.sft_samples_fraction == sa)
@@ -556,8 +558,10 @@ pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> 
                     .map(|e| e.row.reward)
             })
             .collect();
-        MeanStd::of(&xs).map(|m| m.mean)
+        MeanStd::of(&xs)
     };
+    let cell = |st: f64, sa: f64| cell_seeds(st, sa).map(|m| m.mean);
+    let reference = cell_seeds(1.0, 1.0);
     // Without a positive full-SFT reward every ratio is undefined (NaN), but the grid is kept.
     let full = cell(1.0, 1.0).filter(|f| *f > 0.0).unwrap_or(f64::NAN);
     if runs.is_empty() {
@@ -576,6 +580,7 @@ pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> 
         steps,
         samples,
         values,
+        full: reference,
     })
 }
 
@@ -595,8 +600,13 @@ pub const PAPER_PARTIAL_SFT: ([f64; 6], [f64; 6], [[f64; 6]; 6]) = (
 );
 
 /// C8: on the grid's smallest fraction of samples (the paper: 1%), some partial SFT with fewer
-/// than all steps reaches at least 0.95 of full SFT -> RFT.
+/// than all steps reaches at least 0.95 of full SFT -> RFT. Not measurable when the reference
+/// (full SFT -> RFT) is not above its spread over seeds.
 pub fn partial_sft_verdict(h: &Heatmap) -> Verdict {
+    // A reference within its own spread over seeds makes every ratio noise.
+    if h.full.is_some_and(|f| f.n >= 2 && f.mean <= f.std) {
+        return Verdict::NotMeasurable;
+    }
     let Some(col) = h
         .samples
         .iter()
@@ -853,5 +863,12 @@ mod tests {
         let mut worse = h.clone();
         worse.values[1][0] = 0.5;
         assert_eq!(partial_sft_verdict(&worse), Verdict::DoesNotHold);
+        let mut noisy = h.clone();
+        noisy.full = Some(MeanStd {
+            mean: 0.03,
+            std: 0.04,
+            n: 2,
+        });
+        assert_eq!(partial_sft_verdict(&noisy), Verdict::NotMeasurable);
     }
 }

@@ -403,7 +403,7 @@ fn c8(results: &Path) -> Result<Claim> {
                 ),
                 Verdict::of(
                     grue_report::partial_sft_verdict(&h),
-                    "full SFT then RFT has no positive reward to compare with",
+                    "the reference, RFT after full SFT, has no reward above its spread over seeds",
                 ),
                 vec![format!("partial_sft/partial_sft_{task}.md")],
             )
