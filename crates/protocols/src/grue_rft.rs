@@ -410,18 +410,18 @@ impl GrueRftConfig {
         let task = self.task_name()?;
         let spec = task.spec();
         let plans = self.plans()?;
-        let load = |split: Split, n: usize| -> Result<Vec<grue::Sample>> {
+        // The first `n` inputs of a split's seed-7 permutation, with their indices in the split.
+        let pool_of = |split: Split, n: usize| -> Result<(Vec<usize>, Vec<grue::Sample>)> {
             let all = task.load(&env.data_dir, split, grue::Verify::Manifest)?;
             if all.is_empty() {
                 bail!("task {}: the {split:?} split is empty", self.task);
             }
             let idx = permutation_prefix(all.len(), n, spec.extract_seed);
-            Ok(idx.into_iter().map(|i| all[i].clone()).collect())
+            let picked = idx.iter().map(|&i| all[i].clone()).collect();
+            Ok((idx, picked))
         };
-        let train_all = task.load(&env.data_dir, Split::Train, grue::Verify::Manifest)?;
-        let train_idx = permutation_prefix(train_all.len(), self.train_inputs, spec.extract_seed);
-        let train: Vec<&grue::Sample> = train_idx.iter().map(|&i| &train_all[i]).collect();
-        let test = load(Split::Test, self.test_inputs)?;
+        let (train_idx, train) = pool_of(Split::Train, self.train_inputs)?;
+        let (_, test) = pool_of(Split::Test, self.test_inputs)?;
         let checkpoint = resolve(self.model_for(spec.model)?)?;
         let reward_args =
             crate::grue::resolved_reward_args(spec, &|m| resolve(self.model_for(m)?))?;
@@ -443,7 +443,7 @@ impl GrueRftConfig {
                 }),
             seq2seq,
         };
-        let mut pool = encode(&train, "", &tok, rule)?;
+        let mut pool = encode(&train.iter().collect::<Vec<_>>(), "", &tok, rule)?;
         if !seq2seq && let Some(n) = positions(&checkpoint)? {
             // Deviation: RL4LMs cuts a causal SFT sequence (prompt + reference) at the supervised
             // file's tokenizer.max_length; we cut the reference so that prompt + reference fit the
@@ -453,8 +453,7 @@ impl GrueRftConfig {
                     .truncate(n.saturating_sub(x.prompt_ids.len()).max(1));
             }
         }
-        let test_refs: Vec<&grue::Sample> = test.iter().collect();
-        let held_out = encode(&test_refs, "", &tok, rule)?;
+        let held_out = encode(&test.iter().collect::<Vec<_>>(), "", &tok, rule)?;
         let reward = task_reward(spec.reward.id, &reward_args, tok.clone(), Some(loader))?;
         let tokens = crate::grue::tokens_of(&tok);
         let rl_plan = if self.method == "rft" {

@@ -41,26 +41,35 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
-    let Some(data) = data_dir() else { return };
-    let out = tempfile::tempdir().unwrap();
-    let runs = out.path().join("runs");
-    let results = out.path().join("results");
+/// `runner sweep FILE --profile smoke --jobs JOBS` into the store `dir/runs` and results
+/// `dir/results`; asserts it succeeded and returns the results directory.
+fn smoke_sweep(file: &str, jobs: usize, dir: &Path, data: &Path) -> PathBuf {
+    let (runs, results) = (dir.join("runs"), dir.join("results"));
+    let jobs = jobs.to_string();
     let o = runner(
         &[
             "sweep",
-            "reward_std.yaml",
+            file,
             "--profile",
             "smoke",
+            "--jobs",
+            &jobs,
             "--out",
             runs.to_str().unwrap(),
             "--results",
             results.to_str().unwrap(),
         ],
-        Some(&data),
+        Some(data),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{file}: {}", stderr(&o));
+    results
+}
+
+#[test]
+fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let results = smoke_sweep("reward_std.yaml", 1, out.path(), &data);
     let dir = results.join("reward_std-smoke");
     let table = std::fs::read_to_string(dir.join("reward_std.md")).unwrap();
     for task in [
@@ -85,24 +94,7 @@ fn the_reward_std_smoke_sweep_measures_every_task_and_draws_figure_1() {
     assert!(inputs, "per-input data kept beside the figure");
 
     // Same seed, same numbers: two runs at a time give the tables one at a time gave.
-    let runs2 = out.path().join("runs2");
-    let results2 = out.path().join("results2");
-    let o = runner(
-        &[
-            "sweep",
-            "reward_std.yaml",
-            "--profile",
-            "smoke",
-            "--jobs",
-            "2",
-            "--out",
-            runs2.to_str().unwrap(),
-            "--results",
-            results2.to_str().unwrap(),
-        ],
-        Some(&data),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    let results2 = smoke_sweep("reward_std.yaml", 2, &out.path().join("two"), &data);
     common::assert_identical(
         &common::result_tables(&dir.join("data")),
         &common::result_tables(&results2.join("reward_std-smoke").join("data")),
@@ -256,28 +248,7 @@ fn diagnose_errors_say_what_is_wrong_in_one_line() {
 fn the_grue_smoke_sweep_writes_table_1_and_figure_2_and_is_the_same_with_two_jobs() {
     let Some(data) = data_dir() else { return };
     let out = tempfile::tempdir().unwrap();
-    let sweep = |name: &str, jobs: &str| -> PathBuf {
-        let runs = out.path().join(format!("runs-{name}"));
-        let results = out.path().join(format!("results-{name}"));
-        let o = runner(
-            &[
-                "sweep",
-                "grue.yaml",
-                "--profile",
-                "smoke",
-                "--jobs",
-                jobs,
-                "--out",
-                runs.to_str().unwrap(),
-                "--results",
-                results.to_str().unwrap(),
-            ],
-            Some(&data),
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-        results.join("grue-smoke")
-    };
-    let dir = sweep("one", "1");
+    let dir = smoke_sweep("grue.yaml", 1, &out.path().join("one"), &data).join("grue-smoke");
     let table = std::fs::read_to_string(dir.join("table1.md")).unwrap();
     for task in ["CommonGen", "DailyDialog"] {
         let row = table
@@ -303,7 +274,7 @@ fn the_grue_smoke_sweep_writes_table_1_and_figure_2_and_is_the_same_with_two_job
         "{fig2}"
     );
 
-    let dir2 = sweep("two", "2");
+    let dir2 = smoke_sweep("grue.yaml", 2, &out.path().join("two"), &data).join("grue-smoke");
     common::assert_identical(
         &common::result_tables(&dir.join("data")),
         &common::result_tables(&dir2.join("data")),
@@ -315,23 +286,9 @@ fn the_grue_smoke_sweep_writes_table_1_and_figure_2_and_is_the_same_with_two_job
 fn the_section_5_smoke_sweeps_write_table_2_beside_the_paper_and_the_partial_sft_heatmap() {
     let Some(data) = data_dir() else { return };
     let out = tempfile::tempdir().unwrap();
-    let runs = out.path().join("runs");
-    let results = out.path().join("results");
+    let mut results = PathBuf::new();
     for file in ["heuristics.yaml", "partial_sft.yaml"] {
-        let o = runner(
-            &[
-                "sweep",
-                file,
-                "--profile",
-                "smoke",
-                "--out",
-                runs.to_str().unwrap(),
-                "--results",
-                results.to_str().unwrap(),
-            ],
-            Some(&data),
-        );
-        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        results = smoke_sweep(file, 1, out.path(), &data);
     }
     let table =
         std::fs::read_to_string(results.join("heuristics-smoke/table2_commongen.md")).unwrap();
