@@ -31,6 +31,21 @@ pub struct GrueResults {
     pub effective: Vec<Gathered<EffectiveRow>>,
 }
 
+impl GrueResults {
+    /// The evaluated tasks, in the paper's order (unknown names last, alphabetically).
+    pub fn tasks(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.eval.iter().map(|g| g.row.task.clone()).collect();
+        t.sort_by_key(|x| {
+            let pos = grue::TaskName::parse(x)
+                .ok()
+                .and_then(|n| grue::TaskName::ALL.iter().position(|a| *a == n));
+            (pos.unwrap_or(usize::MAX), x.clone())
+        });
+        t.dedup();
+        t
+    }
+}
+
 /// Mean and sample std (ddof 1; 0 for one value) of some values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeanStd {

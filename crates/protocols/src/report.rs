@@ -219,20 +219,9 @@ fn c3(results: &Path) -> Result<Claim> {
     })
 }
 
-fn tasks_of(r: &GrueResults) -> Vec<String> {
-    let mut t: Vec<String> = r.eval.iter().map(|g| g.row.task.clone()).collect();
-    t.sort_by_key(|x| {
-        grue::TaskName::parse(x)
-            .ok()
-            .and_then(|n| grue::TaskName::ALL.iter().position(|a| *a == n))
-    });
-    t.dedup();
-    t
-}
-
 fn c4_c5(results: &Path) -> Result<(Claim, Claim)> {
     let r = grue(results, "grue")?;
-    let tasks = tasks_of(&r);
+    let tasks = r.tasks();
     let run = "`cargo run -p runner -- sweep grue.yaml`";
     let changes = grue_report::finding2(&r, "", "rft", 0.05, &tasks);
     let count = |v: grue_report::Verdict| changes.iter().filter(|c| c.verdict == v).count();

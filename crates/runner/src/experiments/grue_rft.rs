@@ -44,7 +44,7 @@ impl Experiment for GrueRftConfig {
             scale.extend(settings.first().map(|g| scale_note(&g.row)));
             all.settings.extend(settings);
         }
-        let tasks = tasks(&all);
+        let tasks = all.tasks();
         let scale = scale.first().cloned().unwrap_or_default();
         let mut written = Vec::new();
         let stem = dir.join("table1");
@@ -84,19 +84,6 @@ pub(super) fn run(c: &GrueRftConfig, seed: u64, ctx: &RunContext) -> Result<Tabl
         &crate::learned::ModelClassifierLoader,
     )?
     .tables()
-}
-
-/// Tasks in the paper's order.
-fn tasks(all: &GrueResults) -> Vec<String> {
-    let mut t: Vec<String> = all.eval.iter().map(|g| g.row.task.clone()).collect();
-    t.sort_by_key(|x| {
-        let pos = grue::TaskName::parse(x)
-            .ok()
-            .and_then(|n| grue::TaskName::ALL.iter().position(|a| *a == n));
-        (pos.unwrap_or(usize::MAX), x.clone())
-    });
-    t.dedup();
-    t
 }
 
 pub(super) fn title(task: &str) -> String {
