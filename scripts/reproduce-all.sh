@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 jobs=${1:-2}
 profile=${PROFILE:-default}
-sweeps=(theory.yaml synthetic.yaml controlled.yaml reward_std.yaml grue.yaml heuristics.yaml partial_sft.yaml)
+sweeps=(theory.yaml synthetic.yaml controlled.yaml reward_std.yaml grue.yaml heuristics.yaml partial_sft.yaml remedies.yaml)
 # Models the language-model sweeps finetune or measure: pretrained here first (cached in runs/).
 pretrain=pretrain.yaml
 

@@ -868,6 +868,11 @@ pub const EXPERIMENTS: &[Experiment] = &[
         datasets: &["wikitext-2", "imdb", "narrativeqa", "commongen"],
         note: "the partial-SFT heatmap (NarrativeQA)",
     },
+    Experiment {
+        name: "remedies",
+        datasets: &["wikitext-2", "imdb", "commongen"],
+        note: "beyond the paper: remedies side by side (CommonGen)",
+    },
 ];
 
 pub fn dataset(id: &str) -> Option<&'static Dataset> {

@@ -255,6 +255,21 @@ pub fn reward_stats<B: Backend, P: Policy<B>>(
     Ok(out)
 }
 
+/// Positions of the inputs ordered by reward std, smallest first (ties: lower mean reward
+/// first, then position), from their `(std, mean)`: the inputs RFT gives the least gradient
+/// (Theorem 1), in the order targeted SFT labels them. `runner diagnose` writes its inputs in
+/// this order to `per_input_by_std.csv`.
+pub fn smallest_std_first(std_mean: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..std_mean.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (std_mean[a], std_mean[b]);
+        x.0.total_cmp(&y.0)
+            .then(x.1.total_cmp(&y.1))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
 rows! {
     /// One input of a reward-std measurement (Figure 1, `runner diagnose`).
     pub struct InputStatsRow {
@@ -497,6 +512,13 @@ impl model::BackendTask for Sample<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smallest_std_first_orders_by_std_then_by_low_reward_then_by_position() {
+        let inputs = [(0.2, 0.5), (0.0, 0.3), (0.0, 0.1), (0.05, 0.0), (0.0, 0.1)];
+        assert_eq!(smallest_std_first(&inputs), vec![2, 4, 1, 3, 0]);
+        assert!(smallest_std_first(&[]).is_empty());
+    }
 
     #[test]
     fn the_permutation_prefix_is_seeded_and_distinct() {

@@ -9,7 +9,21 @@
 //! ```text
 //! rft:     evaluate(pretrained) -> track(0) -> PPO (*_ppo.yml) [track every eval_every] -> evaluate(rft)
 //! sft_rft: SFT (*_supervised.yml) -> evaluate(sft) -> track(0) -> PPO (*_ppo_on_supervised.yml) -> evaluate(sft_rft)
+//! grpo | dr_grpo | rloo | dapo: as rft, with a group policy gradient instead of PPO
 //! ```
+//!
+//! Beyond the paper, for the remedies comparison (`experiments/remedies.yaml`):
+//! * `grpo`, `dr_grpo`, `rloo`, `dapo` ([`trainers::pg`]) run on the PPO file's budget: its
+//!   iterations, learning rate, KL coefficient (TRL's `beta`, unless `pg.beta` is set) and
+//!   rollout sampling, with `pg.prompts_per_step` prompts x `pg.num_generations` samples per
+//!   iteration (TRL's GRPOConfig names). `dapo` is GRPO's advantage with DAPO's token-mean loss and
+//!   dynamic sampling (groups whose rewards are all equal are dropped and more prompts drawn, up
+//!   to `pg.max_sampling_rounds` rounds); DAPO's asymmetric clip range is not modelled (with
+//!   `num_iterations: 1` nothing is clipped). No entropy bonus (the PPO file's `ent_coef`).
+//! * `sft_select: smallest_std` is targeted SFT: with `sft_samples_fraction` < 1, SFT learns the
+//!   labels of the inputs with the smallest reward std under the pretrained model (measured as
+//!   `track` measures, ranked as `runner diagnose` ranks them, [`crate::grue::smallest_std_first`])
+//!   instead of a seeded random subset of the same size.
 //!
 //! * The training pool is the first `train_inputs` train inputs of a seed-7 permutation (Figure
 //!   1's inputs); SFT learns their references, PPO samples prompts from them. The test pool is the
@@ -25,11 +39,13 @@
 //! Rows: `eval` ([`EvalRow`]), `track` ([`TrackRow`]), `iterations` ([`IterationRow`]),
 //! `inputs` ([`InputChangeRow`], Figure 2), `settings` ([`SettingRow`]), `effective`
 //! ([`EffectiveRow`]), `timing`
-//! ([`PhaseTimingRow`], the only table that depends on the machine).
+//! ([`PhaseTimingRow`], the only table that depends on the machine), `pg_steps` ([`PgStepRow`],
+//! the group policy gradients' batches).
 
 use crate::RunEnv;
 use crate::grue::{
-    InputRewards, PromptRule, encode, permutation_prefix, reward_stats, task_reward,
+    InputRewards, PromptRule, encode, permutation_prefix, reward_stats, smallest_std_first,
+    task_reward,
 };
 use crate::plan::{Decoding, ppo_config, sft_config};
 use crate::rows::Rows;
@@ -47,6 +63,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use trainers::lm::{Example, GenerationKwargs, TaskReward, Tokens};
+use trainers::pg::{Estimator, LossAgg, PgConfig, PgTrainer};
 use trainers::policy::{Policy, TrainablePolicy};
 use trainers::ppo::{PpoConfig, PpoTrainer};
 use trainers::sft::{SftConfig, train_sft};
@@ -58,8 +75,9 @@ crate::sweep_params! {
         pub task: String,
         /// The checkpoint standing in for each of the paper's models (as in `reward_std`).
         pub models: BTreeMap<String, String>,
-        /// `rft` (PPO from the pretrained model), `sft_rft` (SFT, evaluated, then PPO from it) or
-        /// `sft` (SFT only).
+        /// `rft` (PPO from the pretrained model), `sft_rft` (SFT, evaluated, then PPO from it),
+        /// `sft` (SFT only), or a group policy gradient from the pretrained model: `grpo`,
+        /// `dr_grpo`, `rloo`, `dapo` (see the module docs).
         pub method: String,
         /// Training pool: the first inputs of a seed-7 permutation of the train split.
         pub train_inputs: usize,
@@ -95,6 +113,14 @@ crate::sweep_params! {
         /// seeded subset): the heatmap's columns (default 1).
         #[serde(default = "one")]
         pub sft_samples_fraction: f64,
+        /// Which labels SFT learns when `sft_samples_fraction` < 1: `random` (a seeded subset, as
+        /// RL4LMs' `frac_train_samples`; the default) or `smallest_std` (targeted SFT: the inputs
+        /// with the smallest reward std under the pretrained model).
+        #[serde(default = "random", skip_serializing_if = "is_random")]
+        pub sft_select: String,
+        /// The group policy gradients' settings (default: [`PgSettings::default`]).
+        #[serde(default, skip_serializing_if = "PgSettings::is_default")]
+        pub pg: PgSettings,
         /// Names this setting in tables ("" when the sweep has one setting per method).
         pub label: String,
         /// An RL4LMs config file used instead of the task's ml-rlgrad file of the method (the
@@ -181,18 +207,92 @@ crate::rows! {
     pub struct PhaseTimingRow {
         pub task: String,
         pub label: String,
-        /// sft | rft | sft_rft | eval | track.
+        /// sft | eval | track, or the RL method (rft, sft_rft, grpo, ...).
         pub phase: String,
         pub seconds: f64,
         /// Optimiser steps (SFT), PPO iterations, or decoded inputs.
         pub units: usize,
-        /// PPO token transitions (0 for other phases).
+        /// PPO token transitions (0 for other phases and methods).
         pub transitions: usize,
     }
 }
 
 fn one() -> f64 {
     1.0
+}
+
+fn random() -> String {
+    "random".into()
+}
+
+fn is_random(s: &String) -> bool {
+    s == "random"
+}
+
+/// The methods a run may name.
+pub const METHODS: [&str; 7] = ["rft", "sft_rft", "sft", "grpo", "dr_grpo", "rloo", "dapo"];
+
+/// Settings of the group policy gradients (`grpo`, `dr_grpo`, `rloo`, `dapo`), named as TRL's
+/// `GRPOConfig`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PgSettings {
+    /// Samples per prompt (the group; TRL `num_generations`). Default 4.
+    pub num_generations: usize,
+    /// Prompts per iteration, drawn with replacement from the training pool. Default 2.
+    pub prompts_per_step: usize,
+    /// Updates per batch of samples (GRPO's mu; TRL `num_iterations`). Default 1.
+    pub num_iterations: usize,
+    /// Ratio clip range (TRL `epsilon`). Default 0.2.
+    pub epsilon: f64,
+    /// KL coefficient to the initial policy (TRL `beta`); default: the PPO file's
+    /// `alg.kl_div.coeff`.
+    pub beta: Option<f64>,
+    /// `dapo`: at most this many sampling rounds to refill a batch. Default 4.
+    pub max_sampling_rounds: usize,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings {
+            num_generations: 4,
+            prompts_per_step: 2,
+            num_iterations: 1,
+            epsilon: 0.2,
+            beta: None,
+            max_sampling_rounds: 4,
+        }
+    }
+}
+
+impl PgSettings {
+    fn is_default(&self) -> bool {
+        *self == PgSettings::default()
+    }
+}
+
+crate::rows! {
+    /// One iteration of a group policy gradient: how many groups it sampled and dropped, and
+    /// how many of its batch's groups had a small or zero reward std.
+    pub struct PgStepRow {
+        pub task: String,
+        pub label: String,
+        pub phase: String,
+        pub iteration: usize,
+        /// Mean task reward of the samples the update used.
+        pub reward: f64,
+        /// Groups sampled (kept and dropped).
+        pub groups_sampled: usize,
+        /// Groups dropped for a zero reward std (`dapo` only).
+        pub groups_dropped: usize,
+        /// Of the groups sampled: reward std below the run's `small_std`.
+        pub frac_small_std: f64,
+        /// Of the groups sampled: all rewards equal (no gradient).
+        pub frac_reward_zero_std: f64,
+        pub kl: f64,
+        pub entropy: f64,
+        pub grad_norm: f64,
+    }
 }
 
 crate::rows! {
@@ -249,6 +349,7 @@ pub struct Outcome {
     pub timing: Vec<PhaseTimingRow>,
     pub settings: Vec<SettingRow>,
     pub effective: Vec<EffectiveRow>,
+    pub pg_steps: Vec<PgStepRow>,
 }
 
 impl Outcome {
@@ -264,6 +365,7 @@ impl Outcome {
             ("timing".into(), PhaseTimingRow::to_frame(&self.timing)?),
             ("settings".into(), SettingRow::to_frame(&self.settings)?),
             ("effective".into(), EffectiveRow::to_frame(&self.effective)?),
+            ("pg_steps".into(), PgStepRow::to_frame(&self.pg_steps)?),
         ])
     }
 }
@@ -360,8 +462,18 @@ impl GrueRftConfig {
 
     pub fn validate(&self) -> Result<()> {
         let task = self.task_name()?;
-        if !matches!(self.method.as_str(), "rft" | "sft_rft" | "sft") {
-            bail!("method {:?} must be rft, sft_rft or sft", self.method);
+        if !METHODS.contains(&self.method.as_str()) {
+            bail!(
+                "method {:?} must be one of {}",
+                self.method,
+                METHODS.join(", ")
+            );
+        }
+        if !matches!(self.sft_select.as_str(), "random" | "smallest_std") {
+            bail!(
+                "sft_select {:?} must be random or smallest_std",
+                self.sft_select
+            );
         }
         self.model_for(task.spec().model)?;
         if self.train_inputs == 0 || self.test_inputs == 0 || self.chunk == 0 {
@@ -394,8 +506,49 @@ impl GrueRftConfig {
         ppo_config(&plans.ppo, seq2seq)?;
         ppo_config(&plans.ppo_on_supervised, seq2seq)?;
         sft_config(&plans.supervised, self.train_inputs, 0)?;
-        iterations(&plans.ppo)?;
+        let n_iters = iterations(&plans.ppo)?;
+        if let Some(pg) = self.pg_config(&ppo_config(&plans.ppo, seq2seq)?, n_iters) {
+            pg.validate()
+                .map_err(|e| anyhow!("pg ({}): {e}", self.method))?;
+        }
         Ok(())
+    }
+
+    /// Whether the method starts with SFT.
+    fn uses_sft(&self) -> bool {
+        matches!(self.method.as_str(), "sft_rft" | "sft")
+    }
+
+    /// The group policy gradient of a `grpo` / `dr_grpo` / `rloo` / `dapo` run, on the PPO
+    /// file's budget (None for the other methods).
+    pub fn pg_config(&self, ppo: &PpoConfig, n_iters: usize) -> Option<PgConfig> {
+        let (estimator, loss_agg, dynamic_sampling) = match self.method.as_str() {
+            "grpo" => (Estimator::Grpo, None, false),
+            "dr_grpo" => (Estimator::DrGrpo, None, false),
+            "rloo" => (Estimator::Rloo, None, false),
+            "dapo" => (Estimator::Grpo, Some(LossAgg::TokenMean), true),
+            _ => return None,
+        };
+        let mut generation_kwargs = ppo.alg.policy.args.generation_kwargs.clone();
+        generation_kwargs.max_new_tokens = generation_kwargs
+            .max_new_tokens
+            .min(ppo.env.args.max_episode_length);
+        let p = &self.pg;
+        Some(PgConfig {
+            estimator,
+            loss_agg,
+            prompts_per_step: p.prompts_per_step,
+            samples_per_prompt: p.num_generations,
+            n_epochs: p.num_iterations,
+            clip_range: p.epsilon,
+            kl_coeff: p.beta.unwrap_or(ppo.alg.kl_div.coeff),
+            dynamic_sampling,
+            max_sampling_rounds: p.max_sampling_rounds,
+            generation_kwargs,
+            optim: ppo.optim(),
+            steps: n_iters,
+            std_threshold: self.small_std,
+        })
     }
 
     /// Runs the method. `resolve` turns a model reference into a checkpoint directory; `loader`
@@ -456,16 +609,17 @@ impl GrueRftConfig {
         let held_out = encode(&test.iter().collect::<Vec<_>>(), "", &tok, rule)?;
         let reward = task_reward(spec.reward.id, &reward_args, tok.clone(), Some(loader))?;
         let tokens = crate::grue::tokens_of(&tok);
-        let rl_plan = if self.method == "rft" {
-            &plans.ppo
-        } else {
+        let rl_plan = if self.uses_sft() {
             &plans.ppo_on_supervised
+        } else {
+            &plans.ppo
         };
         let ppo = ppo_config(rl_plan, seq2seq)?;
         let mut sft = sft_config(&plans.supervised, pool.len(), seed)?;
         sft.max_steps = ((sft.max_steps as f64 * self.sft_steps_fraction).ceil() as usize).max(1);
         sft.frac_train_samples *= self.sft_samples_fraction;
         let n_iters = iterations(rl_plan)?;
+        let pg = self.pg_config(&ppo, n_iters);
         let eval_every = rl_plan
             .evaluation()
             .and_then(|e| e.eval_every)
@@ -479,9 +633,9 @@ impl GrueRftConfig {
             Decoding::of(rl_plan, seq2seq, tokens)?
         };
         let steps = match self.method.as_str() {
-            "rft" => n_iters,
             "sft" => sft.max_steps,
-            _ => n_iters + sft.max_steps,
+            "sft_rft" => n_iters + sft.max_steps,
+            _ => n_iters,
         };
         let bar = env
             .observer
@@ -499,6 +653,7 @@ impl GrueRftConfig {
             reward: &reward,
             tokens,
             ppo,
+            pg,
             sft,
             n_iters,
             eval_every,
@@ -582,6 +737,7 @@ struct Job<'a> {
     reward: &'a TaskReward,
     tokens: Tokens,
     ppo: PpoConfig,
+    pg: Option<PgConfig>,
     sft: SftConfig,
     n_iters: usize,
     eval_every: usize,
@@ -633,7 +789,12 @@ impl Job<'_> {
                 method: c.method.clone(),
                 ppo_learning_rate: self.ppo.alg.args.learning_rate,
                 temperature: self.ppo.alg.policy.args.generation_kwargs.temperature,
-                ent_coef: self.ppo.alg.args.ent_coef,
+                // The group policy gradients have no entropy bonus.
+                ent_coef: if self.pg.is_some() {
+                    0.0
+                } else {
+                    self.ppo.alg.args.ent_coef
+                },
                 sft_steps: self.sft.max_steps,
                 sft_frac_train_samples: self.sft.frac_train_samples,
                 sft_steps_fraction: c.sft_steps_fraction,
@@ -641,16 +802,15 @@ impl Job<'_> {
             }],
             ..Outcome::default()
         };
-        let policy = if self.cfg.method == "rft" {
+        let policy = if !self.cfg.uses_sft() {
             self.evaluate(&policy.valid(), "pretrained", &self.decoding, &mut out);
             policy
         } else {
+            let (labelled, sft) = self.sft_inputs(&policy, &mut out)?;
             let start = Instant::now();
             self.bar.set_message("sft");
             let bar = self.bar;
-            let trained = train_sft(policy, self.pool, self.tokens.pad, &self.sft, |_| {
-                bar.inc(1)
-            })?;
+            let trained = train_sft(policy, &labelled, self.tokens.pad, &sft, |_| bar.inc(1))?;
             out.timing
                 .push(self.timing("sft", start, self.sft.max_steps, 0));
             self.evaluate(&trained.valid(), "sft", &self.decoding, &mut out);
@@ -660,9 +820,43 @@ impl Job<'_> {
             trained
         };
         let phase = self.cfg.method.clone();
-        let tuned = self.rl_phase(policy, &phase, &mut out)?;
+        let tuned = match &self.pg {
+            Some(pg) => self.pg_phase(policy, pg.clone(), &phase, &mut out)?,
+            None => self.rl_phase(policy, &phase, &mut out)?,
+        };
         self.evaluate(&tuned.valid(), &phase, &self.decoding, &mut out);
         Ok(out)
+    }
+
+    /// The labelled inputs SFT learns and its config: the whole pool (RL4LMs'
+    /// `frac_train_samples` then draws a seeded subset), or for targeted SFT the
+    /// `ceil(frac_train_samples * n)` inputs with the smallest reward std under `policy`.
+    fn sft_inputs<B: AutodiffBackend, P: TrainablePolicy<B>>(
+        &self,
+        policy: &P,
+        out: &mut Outcome,
+    ) -> Result<(Vec<Example>, SftConfig)> {
+        if self.cfg.sft_select != "smallest_std" {
+            return Ok((self.pool.to_vec(), self.sft.clone()));
+        }
+        let measured = self.track(&policy.valid(), "pretrained", 0, out)?;
+        let n = self.pool.len();
+        let keep = ((self.sft.frac_train_samples * n as f64).ceil() as usize).clamp(1.min(n), n);
+        let std_mean: Vec<(f64, f64)> = measured
+            .iter()
+            .map(|m| (m.stats.std, m.stats.mean))
+            .collect();
+        let mut chosen = smallest_std_first(&std_mean)[..keep].to_vec();
+        chosen.sort_unstable();
+        self.env.observer.log(&format!(
+            "{} targeted SFT: the {keep} of {n} inputs with the smallest reward std (positions {chosen:?})",
+            self.cfg.task
+        ));
+        let sft = SftConfig {
+            frac_train_samples: 1.0,
+            ..self.sft.clone()
+        };
+        Ok((chosen.iter().map(|&i| self.pool[i].clone()).collect(), sft))
     }
 
     fn timing(
@@ -730,7 +924,9 @@ impl Job<'_> {
         out: &mut Outcome,
     ) -> Result<Vec<InputRewards>> {
         let start = Instant::now();
-        let phase_id = if phase == "rft" { 0u64 } else { 1 };
+        // RL after SFT samples its own stream; every phase from the pretrained model (and the
+        // targeted-SFT measurement) starts from the same measurement of it.
+        let phase_id = if phase == "sft_rft" { 1u64 } else { 0 };
         let kwargs: &GenerationKwargs = &self.ppo.alg.policy.args.generation_kwargs;
         let measured = reward_stats(
             model,
@@ -820,8 +1016,77 @@ impl Job<'_> {
         let mut row = self.timing(phase, start, self.n_iters, transitions);
         row.seconds -= track_time;
         out.timing.push(row);
-        let after = after.expect("the last iteration is tracked");
-        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        self.close_phase(
+            phase,
+            &before,
+            &after.expect("the last iteration is tracked"),
+            out,
+        );
+        Ok(trainer.model.policy)
+    }
+
+    /// A group policy gradient for `n_iters` iterations, tracked as [`Job::rl_phase`] tracks PPO.
+    fn pg_phase<B: AutodiffBackend, P: TrainablePolicy<B>>(
+        &self,
+        policy: P,
+        config: PgConfig,
+        phase: &str,
+        out: &mut Outcome,
+    ) -> Result<P> {
+        let before = self.track(&policy.valid(), phase, 0, out)?;
+        let mut trainer = PgTrainer::new(policy, config, self.tokens, self.seed)?;
+        let start = Instant::now();
+        let (mut track_time, mut after) = (0.0, None);
+        self.bar.set_message(phase.to_string());
+        for it in 1..=self.n_iters {
+            let log = trainer.train_step(self.pool, self.reward)?;
+            let groups = log.groups.len().max(1) as f64;
+            out.pg_steps.push(PgStepRow {
+                task: self.cfg.task.clone(),
+                label: self.label(),
+                phase: phase.into(),
+                iteration: it,
+                reward: log.reward,
+                groups_sampled: log.groups.len(),
+                groups_dropped: log.groups_dropped,
+                frac_small_std: log.frac_small_std,
+                frac_reward_zero_std: log.groups.iter().filter(|g| g.1.std == 0.0).count() as f64
+                    / groups,
+                kl: log.kl,
+                entropy: log.entropy,
+                grad_norm: log.grad_norm,
+            });
+            self.bar.inc(1);
+            if it % self.eval_every == 0 || it == self.n_iters {
+                let t = Instant::now();
+                let m = self.track(&trainer.policy.valid(), phase, it, out)?;
+                track_time += t.elapsed().as_secs_f64();
+                if it == self.n_iters {
+                    after = Some(m);
+                }
+            }
+        }
+        let mut row = self.timing(phase, start, self.n_iters, 0);
+        row.seconds -= track_time;
+        out.timing.push(row);
+        self.close_phase(
+            phase,
+            &before,
+            &after.expect("the last iteration is tracked"),
+            out,
+        );
+        Ok(trainer.policy)
+    }
+
+    /// Figure 2's rows (each input before and after the phase) and the phase's log line.
+    fn close_phase(
+        &self,
+        phase: &str,
+        before: &[InputRewards],
+        after: &[InputRewards],
+        out: &mut Outcome,
+    ) {
+        for (i, (b, a)) in before.iter().zip(after).enumerate() {
             out.inputs.push(InputChangeRow {
                 task: self.cfg.task.clone(),
                 label: self.label(),
@@ -834,22 +1099,21 @@ impl Job<'_> {
                 std_after: a.stats.std,
             });
         }
-        let last = out.track.last().expect("tracked above");
+        let last = out.track.last().expect("tracked before closing");
+        let n = before.len().max(1) as f64;
         self.env.observer.log(&format!(
-            "{} {phase}: {} iterations, {transitions} transitions; pool reward {:.4} -> {:.4}, \
-             small-std fraction {:.3} -> {:.3}",
+            "{} {phase}: {} iterations; pool reward {:.4} -> {:.4}, small-std fraction {:.3} -> {:.3}",
             self.cfg.task,
             self.n_iters,
-            before.iter().map(|m| m.stats.mean).sum::<f64>() / before.len().max(1) as f64,
+            before.iter().map(|m| m.stats.mean).sum::<f64>() / n,
             last.reward,
             before
                 .iter()
                 .filter(|m| m.stats.std < self.cfg.small_std)
                 .count() as f64
-                / before.len().max(1) as f64,
+                / n,
             last.frac_small_std,
         ));
-        Ok(trainer.model.policy)
     }
 }
 

@@ -8,6 +8,8 @@
 //!   format: a directory per entry, Parquet tables, a record written last;
 //! - [`controlled`]: Section 4.2's controlled experiments (exact-gradient RFT vs SFT on classifiers);
 //! - [`synthetic`]: RFT of a tiny GPT-2 on a synthetic task, with per-input reward std;
+//! - [`grue_rft`], [`grue_report`], [`remedies`]: the language-model experiments (Table 1, Figure
+//!   2, Table 2, the partial-SFT heatmap, and the remedies compared side by side) and their verdicts;
 //! - [`theory`]: the tables of the Theorem 1 and 2 experiments (the science is the `theory` crate).
 
 pub mod cache;
@@ -17,6 +19,7 @@ pub mod grue_report;
 pub mod grue_rft;
 pub mod params;
 pub mod plan;
+pub mod remedies;
 pub mod report;
 pub mod reward_std;
 pub mod rows;

@@ -9,14 +9,17 @@
 //! ```
 //!
 //! Writes `per_input.parquet` and `per_input.csv` (position, split index, reward mean, reward
-//! std, the K rewards, prompt), `reward_std.png`/`.svg` (reward mean against std, the small-std /
+//! std, the K rewards, prompt), `per_input_by_std.csv` (the same rows, smallest std first: the
+//! inputs to label first for targeted SFT), `reward_std.png`/`.svg` (reward mean against std, the small-std /
 //! low-reward corner in red, and the histogram of the std) and `summary.md`.
 
 use crate::pretrained::resolve_reference;
 use anyhow::{Context, Result, anyhow, bail};
 use grue::spec::GenKwargs;
 use plotting::{Axis, Figure, HistogramPanel, MeanStdPanel, Panel, PointGroup};
-use protocols::grue::{FractionRow, InputStatsRow, Measurement, fractions, permutation_prefix};
+use protocols::grue::{
+    FractionRow, InputStatsRow, Measurement, fractions, permutation_prefix, smallest_std_first,
+};
 use protocols::rows::Rows;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -208,6 +211,14 @@ fn write(
     protocols::rows::write_parquet(&parquet, &mut df)?;
     let csv = o.out.join("per_input.csv");
     protocols::rows::write_csv(&csv, &mut df)?;
+    // The order targeted SFT labels inputs in: smallest reward std first.
+    let std_mean: Vec<(f64, f64)> = rows.iter().map(|r| (r.reward_std, r.reward_mean)).collect();
+    let by_std: Vec<InputStatsRow> = smallest_std_first(&std_mean)
+        .into_iter()
+        .map(|i| rows[i].clone())
+        .collect();
+    let by_std_csv = o.out.join("per_input_by_std.csv");
+    protocols::rows::write_csv(&by_std_csv, &mut InputStatsRow::to_frame(&by_std)?)?;
     let figure = Figure::row(
         Some(&format!(
             "{label}: reward under {} ({} samples per input)",
@@ -242,7 +253,13 @@ fn write(
         summary_text(o, label, reward_id, checkpoint, rows, f, inputs_per_second).as_bytes(),
     )
     .with_context(|| format!("writing {}", summary.display()))?;
-    Ok(vec![parquet, csv, stem.with_extension("png"), summary])
+    Ok(vec![
+        parquet,
+        csv,
+        by_std_csv,
+        stem.with_extension("png"),
+        summary,
+    ])
 }
 
 /// What a practitioner can act on: how many inputs will get almost no gradient, which, and what helps.

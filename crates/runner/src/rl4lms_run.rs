@@ -94,6 +94,8 @@ pub fn config(
         sft_lr_scale: 1.0,
         sft_steps_fraction: 1.0,
         sft_samples_fraction: 1.0,
+        sft_select: "random".into(),
+        pg: Default::default(),
         label: String::new(),
         config_file: Some(file.display().to_string()),
         device: model::DeviceKind::Cpu,

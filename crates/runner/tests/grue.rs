@@ -130,6 +130,7 @@ fn diagnose_writes_the_table_the_figure_and_an_actionable_summary() {
     for f in [
         "per_input.parquet",
         "per_input.csv",
+        "per_input_by_std.csv",
         "reward_std.png",
         "reward_std.svg",
         "summary.md",
@@ -142,6 +143,22 @@ fn diagnose_writes_the_table_the_figure_and_an_actionable_summary() {
         5,
         "a header and one row per input:\n{csv}"
     );
+    // The same rows, smallest reward std first: the order targeted SFT labels inputs in.
+    let by_std = std::fs::read_to_string(diag.join("per_input_by_std.csv")).unwrap();
+    let std_col = |text: &str| -> Vec<f64> {
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let col = header.iter().position(|h| *h == "reward_std").unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+            .collect()
+    };
+    let stds = std_col(&by_std);
+    assert_eq!(stds.len(), 4, "{by_std}");
+    assert!(stds.windows(2).all(|w| w[0] <= w[1]), "{by_std}");
+    let mut unsorted = std_col(&csv);
+    unsorted.sort_by(f64::total_cmp);
+    assert_eq!(unsorted, stds);
     let summary = std::fs::read_to_string(diag.join("summary.md")).unwrap();
     assert!(
         summary.contains("4 inputs x 3 samples") && summary.contains("SFT"),
@@ -320,6 +337,52 @@ fn the_section_5_smoke_sweeps_write_table_2_beside_the_paper_and_the_partial_sft
         md.contains("| train | 50 |") && md.contains("| test | 100 |"),
         "{md}"
     );
+}
+
+#[test]
+fn the_remedies_smoke_sweep_runs_every_remedy_and_draws_one_table_and_one_figure() {
+    let Some(data) = data_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let results = smoke_sweep("remedies.yaml", 2, out.path(), &data);
+    let dir = results.join("remedies-smoke");
+    for f in [
+        "remedies_commongen.png",
+        "remedies_commongen.svg",
+        "remedies_commongen.md",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(dir.join("remedies_commongen.md")).unwrap();
+    for (remedy, labels) in [
+        ("RFT (PPO)", "0"),
+        ("SFT → RFT", "4 of 4"),
+        ("GRPO", "0"),
+        ("Dr. GRPO", "0"),
+        ("RLOO", "0"),
+        ("DAPO (dynamic sampling)", "0"),
+        ("partial SFT (1% of labels) → RFT", "1 of 4"),
+        ("targeted SFT (25%, smallest std) → RFT", "1 of 4"),
+        ("random SFT (25%) → RFT", "1 of 4"),
+    ] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {remedy} |")))
+            .unwrap_or_else(|| panic!("{remedy} missing from\n{md}"));
+        assert!(
+            line.starts_with(&format!("| {remedy} | {labels} |")),
+            "{line}"
+        );
+    }
+    // One seed: no comparison can be made, and the caption says so.
+    assert!(
+        md.contains("Targeted SFT (labels for the 1 inputs")
+            && md.contains("not comparable (fewer than two seeds)"),
+        "{md}"
+    );
+    assert!(md.contains("DAPO's dynamic sampling against GRPO"), "{md}");
+    // The group policy gradients log how many groups they sampled; PPO does not.
+    let grpo = md.lines().find(|l| l.starts_with("| GRPO |")).unwrap();
+    assert!(grpo.contains("| 2.0 |"), "{grpo}");
 }
 
 #[test]

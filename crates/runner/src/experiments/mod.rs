@@ -4,6 +4,7 @@
 //! add one line to the `registry!` invocation below.
 
 pub mod controlled;
+pub mod grue_remedies;
 pub mod grue_rft;
 pub mod grue_sec5;
 pub mod reward_std;
@@ -107,4 +108,5 @@ registry! {
     GrueRft => grue_rft::GrueRftConfig(GrueRftPatch, GrueRftGrid),
     GrueHeuristics => grue_sec5::HeuristicsConfig(GrueRftPatch, GrueRftGrid),
     GruePartialSft => grue_sec5::PartialSftConfig(GrueRftPatch, GrueRftGrid),
+    GrueRemedies => grue_remedies::RemediesConfig(GrueRftPatch, GrueRftGrid),
 }
