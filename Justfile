@@ -23,6 +23,12 @@ fetch-data *targets="":
 test-slurm:
     bash scripts/test-slurm.sh
 
+# The README's set-up on a fresh clone with a local server standing in for the internet: clone,
+# serve ../shared/data on 127.0.0.1, run reproduce-all (profile `smoke` by default) without
+# RFT_DATA_DIR, and check that nothing was skipped and every result was written.
+test-clean-clone profile="smoke":
+    bash scripts/test-clean-clone.sh {{profile}}
+
 # Run the whole test suite: every crate on the CPU backend, then the GPU backends: `wgpu` and
 # `cuda` must compile (no GPU needed), and the wgpu parity tests run on a software Vulkan
 # (`mesa-vulkan-drivers`; they print SKIPPED without one).

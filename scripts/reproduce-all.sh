@@ -11,6 +11,22 @@ sweeps=(theory.yaml synthetic.yaml controlled.yaml reward_std.yaml grue.yaml heu
 # Models the language-model sweeps finetune or measure: pretrained here first (cached in runs/).
 pretrain=pretrain.yaml
 
+# METEOR (CommonGen, NarrativeQA, ToTTo, ...) matches synonyms through WordNet 3.0, as NLTK does; without
+# it the rewards, and so every committed number of those tasks, would differ. Install it the way .ci/run
+# does, or stop with the fix.
+wordnet=${WORDNET_DIR:-/usr/share/wordnet}
+if [ ! -f "$wordnet/data.noun" ]; then
+  echo "== installing wordnet-base (WordNet 3.0 for METEOR)"
+  (apt-get install -y -qq wordnet-base || (apt-get update -qq && apt-get install -y -qq wordnet-base) \
+    || sudo apt-get install -y -qq wordnet-base) >/dev/null 2>&1 || true
+fi
+if [ ! -f "$wordnet/data.noun" ] && [ -z "${RFT_ALLOW_NO_WORDNET:-}" ]; then
+  echo "error: METEOR needs WordNet 3.0 in $wordnet (data.noun missing): install Debian's wordnet-base" \
+    "or point WORDNET_DIR at a WordNet 3.0 dict/ directory (RFT_ALLOW_NO_WORDNET=1 runs without synonyms," \
+    "which changes every METEOR reward)" >&2
+  exit 1
+fi
+
 cargo build -q -p runner
 runner() { cargo run -q -p runner -- "$@"; }
 

@@ -427,9 +427,60 @@ pub fn claims(results: &Path) -> Result<Vec<Claim>> {
 pub fn write(results: &Path) -> Result<(PathBuf, Vec<Claim>)> {
     let claims = claims(results)?;
     let path = results.join("REPORT.md");
-    atomicwrite::write(&path, markdown(&claims).as_bytes())
+    let mut text = markdown(&claims);
+    text.push_str(&beyond_the_paper(results)?);
+    atomicwrite::write(&path, text.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok((path, claims))
+}
+
+/// "Beyond the paper": the remedies compared side by side (`results/remedies/`), answered by
+/// [`crate::remedies::answers`]; says what to run when absent.
+pub fn beyond_the_paper(results: &Path) -> Result<String> {
+    use crate::remedies::{RemedyResults, RemedyRow, answers, summarize};
+    let all = RemedyResults {
+        grue: GrueResults {
+            eval: read::<EvalRow>(results, "remedies", "eval")?,
+            track: read::<TrackRow>(results, "remedies", "track")?,
+            ..GrueResults::default()
+        },
+        remedies: read::<RemedyRow>(results, "remedies", "remedy")?,
+        pg_steps: read(results, "remedies", "pg_steps")?,
+    };
+    let mut s =
+        String::from("\n## Beyond the paper: which remedy overcomes vanishing gradients\n\n");
+    let mut tasks: Vec<String> = all.remedies.iter().map(|g| g.row.task.clone()).collect();
+    tasks.sort();
+    tasks.dedup();
+    if tasks.is_empty() {
+        s.push_str("- not run here: `cargo run -p runner -- sweep remedies.yaml`\n");
+    }
+    for task in tasks {
+        let summaries = summarize(&all, &task);
+        let best = summaries
+            .iter()
+            .filter_map(|r| Some((r, r.train?)))
+            .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
+        s.push_str(&format!(
+            "- {task}: {} remedies, {} runs.",
+            summaries.len(),
+            all.remedies.iter().filter(|g| g.row.task == task).count()
+        ));
+        if let Some((r, m)) = best {
+            s.push_str(&format!(
+                " Highest final train reward: {} ({}).",
+                r.name,
+                m.text(3)
+            ));
+        }
+        s.push('\n');
+        for line in answers(&summaries).text() {
+            s.push_str(&format!("- {line}\n"));
+        }
+        let f = format!("remedies/remedies_{task}");
+        s.push_str(&format!("- see: [{f}.md]({f}.md), [{f}.png]({f}.png)\n"));
+    }
+    Ok(s)
 }
 
 /// The report as Markdown.
@@ -491,6 +542,8 @@ mod tests {
         }
         let md = markdown(&claims);
         assert!(md.contains("| C8 ") && md.contains("not run here"));
+        let beyond = beyond_the_paper(dir.path()).unwrap();
+        assert!(beyond.contains("sweep remedies.yaml"), "{beyond}");
     }
 
     #[test]
