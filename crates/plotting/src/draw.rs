@@ -231,6 +231,7 @@ fn legend<'a, DB: DrawingBackend + 'a>(
         Legend::UpperRight => SeriesLabelPosition::UpperRight,
         Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
         Legend::LowerRight => SeriesLabelPosition::LowerRight,
+        Legend::Hidden => return Ok(()),
     };
     chart
         .configure_series_labels()

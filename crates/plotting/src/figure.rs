@@ -11,6 +11,8 @@ pub enum Legend {
     UpperRight,
     LowerLeft,
     LowerRight,
+    /// No legend (another panel of the figure carries it).
+    Hidden,
 }
 
 /// An axis: its label, whether it is logarithmic, and an optional fixed range (in data units).

@@ -172,7 +172,8 @@ fn figure(task: &str, s: &[RemedySummary]) -> Figure {
                 x: Axis::linear("RL iteration"),
                 y: Axis::linear("reward"),
                 series: series(&|p| p.reward),
-                legend: Legend::UpperLeft,
+                // The legend sits in the other panel's empty lower half.
+                legend: Legend::Hidden,
             }),
             Panel::Lines(LinePanel {
                 title: format!("{name}: training inputs with reward std < 0.05"),
