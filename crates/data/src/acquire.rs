@@ -184,6 +184,12 @@ pub fn fetch(datasets: &[&'static Dataset], opts: &Options) -> FetchReport {
         .map(|ds| {
             let outcome = if state(ds, &opts.data_dir).is_present() {
                 Outcome::AlreadyPresent
+            } else if opts.mirror.is_none() && ds.downloads.is_empty() {
+                Outcome::Failed(format!(
+                    "no upstream download is registered: {}; fetch it from a copy of the data folder \
+                     with --mirror URL (RFT_DATA_MIRROR)",
+                    ds.provenance
+                ))
             } else {
                 let result = match &opts.mirror {
                     Some(m) => fetch_from_mirror(ds, &fetcher, m, &opts.data_dir),

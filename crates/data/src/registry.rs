@@ -425,6 +425,48 @@ pub const DATASETS: &[Dataset] = &[
                     "34c9f28c43741a72d1130380b68518103f7a8fc4f66df0db3228dcc01f52390f",
                 )],
             ),
+            one(
+                "train concept sets",
+                &[file(
+                    "commongen/commongen.train.cs_str.txt",
+                    "5627bf12ff07a888e519b5fe19c2f833ea034735e6e06e497599fd06bd806f7e",
+                )],
+            ),
+            one(
+                "train concept-set numbers",
+                &[file(
+                    "commongen/commongen.train.index.txt",
+                    "74d0a03bb30d1616e173c59c6f0004255b5138ea45ea158af0976ddfdc092d57",
+                )],
+            ),
+            one(
+                "dev concept sets",
+                &[file(
+                    "commongen/commongen.dev.cs_str.txt",
+                    "097c85b2bcca976eb531ffbe73d61b5cbc0304aad24bb53b449e424e911a070d",
+                )],
+            ),
+            one(
+                "dev concept-set numbers",
+                &[file(
+                    "commongen/commongen.dev.index.txt",
+                    "b4f2800d93afa98c2f26800c557684db4f564e37ee5ebc06405babdf5df45165",
+                )],
+            ),
+            one(
+                "test concept sets",
+                &[file(
+                    "commongen/commongen.test.cs_str.txt",
+                    "d7d7370fd17efd679357ed03aaafaffccbec8665961f73d00525083522bfba1b",
+                )],
+            ),
+            one(
+                "test concept-set numbers",
+                &[file(
+                    "commongen/commongen.test.index.txt",
+                    "0aa9e5630a74f7552d0e6707c9ea4c74baedd571ec926cf849acaaa77637373f",
+                )],
+            ),
         ],
         downloads: &[
             Download {
@@ -468,6 +510,48 @@ pub const DATASETS: &[Dataset] = &[
                 size: None,
                 hash_source: MANIFEST_HASH,
                 unpack: Unpack::Keep("commongen/commongen.test.tgt.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.train.cs_str.txt",
+                sha256: Some("5627bf12ff07a888e519b5fe19c2f833ea034735e6e06e497599fd06bd806f7e"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.train.cs_str.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.train.index.txt",
+                sha256: Some("74d0a03bb30d1616e173c59c6f0004255b5138ea45ea158af0976ddfdc092d57"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.train.index.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.dev.cs_str.txt",
+                sha256: Some("097c85b2bcca976eb531ffbe73d61b5cbc0304aad24bb53b449e424e911a070d"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.dev.cs_str.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.dev.index.txt",
+                sha256: Some("b4f2800d93afa98c2f26800c557684db4f564e37ee5ebc06405babdf5df45165"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.dev.index.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.test.cs_str.txt",
+                sha256: Some("d7d7370fd17efd679357ed03aaafaffccbec8665961f73d00525083522bfba1b"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.test.cs_str.txt"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/INK-USC/CommonGen/f5a4d0140876cf862cb41ffc9aefa834d0d6d0f7/dataset/final_data/commongen/commongen.test.index.txt",
+                sha256: Some("0aa9e5630a74f7552d0e6707c9ea4c74baedd571ec926cf849acaaa77637373f"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("commongen/commongen.test.index.txt"),
             },
         ],
         provenance: "The authors' repository at its first public commit (the files of the shared copy). The later v1.0 release \
@@ -624,14 +708,11 @@ pub const DATASETS: &[Dataset] = &[
                 )],
             ),
         ],
-        downloads: &[Download {
-            url: "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-            sha256: Some("c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"),
-            size: Some(84_125_825),
-            hash_source: TFDS,
-            unpack: Unpack::Keep("imdb/aclImdb_v1.tar.gz"),
-        }],
-        provenance: "Maas et al.'s archive, kept whole (100,000 small files). The loaders read 5,000-review CSV subsets built from it (the shared folder's; MANIFEST.md); building them from the archive is not implemented, so only a mirror of the shared folder provides them.",
+        // Maas et al.'s archive (ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz, sha256
+        // c40f74a1...1658fe per TFDS) holds the reviews as 100,000 small files; the CSV subsets the
+        // loaders read are not built from it yet, so no upstream download is registered.
+        downloads: &[],
+        provenance: "5,000-review CSV subsets of Maas et al.'s aclImdb_v1 (the shared folder's; MANIFEST.md says how they were built); building them from the upstream archive is not implemented, so only a mirror of the shared folder provides them",
     },
     Dataset {
         id: "narrativeqa",
@@ -731,6 +812,20 @@ pub const DATASETS: &[Dataset] = &[
                     "0a90f186920f83995babe30ee5b78e7e66ae7fcad9c0960c1ebf2979811d7195",
                 )],
             ),
+            one(
+                "dev sample (2020-04-27 version: 5 other examples)",
+                &[file(
+                    "totto/dev_sample.2020-04-27.jsonl",
+                    "bbccc31dfcc6670af5cc70c0fc0ac3a466c6fb7a34edb5bf1b6d6f7e350a4ee5",
+                )],
+            ),
+            one(
+                "train sample (2020-04-27 version: 5 other examples)",
+                &[file(
+                    "totto/train_sample.2020-04-27.jsonl",
+                    "d3d24a66962fb4ae7129d398b787887a7e626e0156d95c87f3d91b44df519f67",
+                )],
+            ),
         ],
         downloads: &[
             Download {
@@ -746,6 +841,20 @@ pub const DATASETS: &[Dataset] = &[
                 size: None,
                 hash_source: MANIFEST_HASH,
                 unpack: Unpack::Keep("totto/train_sample.jsonl"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/google-research/language/c84bb78cc7befe6cc9e4a195439d983f7ba28227/language/totto/sample/dev_sample.jsonl",
+                sha256: Some("bbccc31dfcc6670af5cc70c0fc0ac3a466c6fb7a34edb5bf1b6d6f7e350a4ee5"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("totto/dev_sample.2020-04-27.jsonl"),
+            },
+            Download {
+                url: "https://raw.githubusercontent.com/google-research/language/c84bb78cc7befe6cc9e4a195439d983f7ba28227/language/totto/sample/train_sample.jsonl",
+                sha256: Some("d3d24a66962fb4ae7129d398b787887a7e626e0156d95c87f3d91b44df519f67"),
+                size: None,
+                hash_source: MANIFEST_HASH,
+                unpack: Unpack::Keep("totto/train_sample.2020-04-27.jsonl"),
             },
         ],
         provenance: "The official samples shipped with the ToTTo code. The full data (storage.googleapis.com/totto-public/totto_data.zip) is not registered: sha256 unknown here, no loader yet.",
