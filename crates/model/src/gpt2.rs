@@ -13,11 +13,12 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
+use burn::tensor::activation::{gelu, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::fused;
 use crate::params::ParamSource;
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, matmul_t, write_hf_config};
 
@@ -174,17 +175,10 @@ impl Activation {
     }
 }
 
-/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`, computed as
-/// the equal `x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`: burn's sigmoid is one op with its own
-/// backward, where `tanh` plus the affine map around it are four (and burn-flex's scalar `tanh`
-/// cost 12% of a GPT-2 training step).
+/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`: one fused
+/// kernel on the CPU, `x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))` elsewhere ([`fused::gelu_new`]).
 pub fn gelu_new<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let c = 2.0 * (2.0f64 / std::f64::consts::PI).sqrt();
-    let inner = x.clone()
-        * (x.clone() * x.clone())
-            .mul_scalar(c * 0.044715)
-            .add_scalar(c);
-    sigmoid(inner) * x
+    fused::gelu_new(x)
 }
 
 /// HF's `Conv1D`: a linear layer with weight stored as `[in, out]`.
@@ -254,12 +248,9 @@ impl<B: Backend> LayerNorm<B> {
         out.add(format!("{name}.bias"), self.bias.val());
     }
 
+    /// `(x - mean) / sqrt(var + eps) * weight + bias` ([`fused::layer_norm`]).
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let mean = x.clone().mean_dim(2);
-        let centered = x - mean;
-        let var = centered.clone().powi_scalar(2).mean_dim(2);
-        let normed = centered / var.add_scalar(self.eps).sqrt();
-        normed * self.weight.val().unsqueeze::<3>() + self.bias.val().unsqueeze::<3>()
+        fused::layer_norm(x, self.weight.val(), self.bias.val(), self.eps)
     }
 }
 
@@ -358,7 +349,7 @@ impl<B: Backend> GPT2Attention<B> {
         let keys = k.dims()[2];
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(self.scale);
         let masked = masked.expand([batch, self.n_head, seq, keys]);
-        let probs = softmax(scores.mask_fill(masked, f32::MIN), 3);
+        let probs = fused::softmax_last(scores.mask_fill(masked, f32::MIN));
         let out = probs
             .matmul(v)
             .swap_dims(1, 2)
