@@ -329,31 +329,28 @@ impl<B: Backend> GPT2Attention<B> {
         masked: Tensor<B, 4, Bool>,
         cache: Option<&mut Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
     ) -> Tensor<B, 3> {
-        let [batch, seq, n_embd] = x.dims();
+        let qkv = self.c_attn.forward(x);
+        let Some(slot) = cache else {
+            // One fused node on the CPU: heads read from `qkv` in place, merged on output.
+            let out = fused::attention_packed(qkv, self.n_head, Some(masked), self.scale);
+            return self.c_proj.forward(out);
+        };
+        let [batch, seq, three_embd] = qkv.dims();
+        let n_embd = three_embd / 3;
         let head_dim = n_embd / self.n_head;
         let split_heads = |t: Tensor<B, 3>| {
             t.reshape([batch, seq, self.n_head, head_dim])
                 .swap_dims(1, 2)
         };
-        let qkv = self.c_attn.forward(x);
         let q = split_heads(qkv.clone().narrow(2, 0, n_embd));
         let mut k = split_heads(qkv.clone().narrow(2, n_embd, n_embd));
         let mut v = split_heads(qkv.narrow(2, 2 * n_embd, n_embd));
-        if let Some(slot) = cache {
-            if let Some((past_k, past_v)) = slot.take() {
-                k = Tensor::cat(vec![past_k, k], 2);
-                v = Tensor::cat(vec![past_v, v], 2);
-            }
-            *slot = Some((k.clone(), v.clone()));
+        if let Some((past_k, past_v)) = slot.take() {
+            k = Tensor::cat(vec![past_k, k], 2);
+            v = Tensor::cat(vec![past_v, v], 2);
         }
-        let keys = k.dims()[2];
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(self.scale);
-        let masked = masked.expand([batch, self.n_head, seq, keys]);
-        let probs = fused::softmax_last(scores.mask_fill(masked, f32::MIN));
-        let out = probs
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, seq, n_embd]);
+        *slot = Some((k.clone(), v.clone()));
+        let out = fused::attention(q, k, v, None, Some(masked), self.scale);
         self.c_proj.forward(out)
     }
 }

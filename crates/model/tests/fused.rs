@@ -137,6 +137,83 @@ fn softmax_and_gelu_equal_the_decomposed_ops() {
     assert_close(&fg[0], &dg[0], 1e-5, "gelu_new grad");
 }
 
+/// GPT-2's layout: queries, keys and values side by side in `[batch, seq, 3 width]`, a causal mask
+/// plus left padding (so some queries see no key at all, as padded positions do).
+#[test]
+fn packed_attention_equals_the_decomposed_ops() {
+    let (batch, seq, heads, d) = (3, 7, 2, 8);
+    let width = heads * d;
+    let qkv = random([batch, seq, 3 * width], 50, 1.5);
+    let mut masked = vec![false; batch * seq * seq];
+    for b in 0..batch {
+        for i in 0..seq {
+            for j in 0..seq {
+                masked[(b * seq + i) * seq + j] = j > i || j < b; // future, or padding
+            }
+        }
+    }
+    let mask = Tensor::<B, 4, burn::tensor::Bool>::from_data(
+        TensorData::new(masked, [batch, 1, seq, seq]),
+        &Default::default(),
+    );
+    let split = |t: Tensor<B, 3>| t.reshape([batch, seq, heads, d]).swap_dims(1, 2);
+    let (fv, fg) = value_and_grads(&[qkv.clone()], |t| {
+        fused::attention_packed(t[0].clone(), heads, Some(mask.clone()), 0.35).unsqueeze()
+    });
+    let (dv, dg) = value_and_grads(&[qkv.clone()], |t| {
+        let x = t[0].clone();
+        let q = split(x.clone().narrow(2, 0, width));
+        let k = split(x.clone().narrow(2, width, width));
+        let v = split(x.narrow(2, 2 * width, width));
+        decomposed::attention(q, k, v, None, Some(mask.clone()), 0.35).unsqueeze()
+    });
+    assert_close(&fv, &dv, 1e-5, "packed attention value");
+    assert_close(&fg[0], &dg[0], 1e-4, "packed attention grad");
+}
+
+/// T5's layout: split-head views, an additive bias that gets a gradient, no scaling; queries
+/// and keys of different lengths (cross-attention).
+#[test]
+fn attention_with_bias_equals_the_decomposed_ops() {
+    let (batch, heads, q_len, k_len, d) = (2, 3, 5, 9, 8);
+    let view = |t: Tensor<B, 3>, len| t.reshape([batch, len, heads, d]).swap_dims(1, 2);
+    let q = random([batch, q_len, heads * d], 60, 1.0);
+    let k = random([batch, k_len, heads * d], 61, 1.0);
+    let v = random([batch, k_len, heads * d], 62, 1.0);
+    let bias = random([1, heads, q_len, k_len], 63, 2.0);
+    let pad = random([batch, 1, 1, k_len], 64, 1.0)
+        .greater_elem(0.5)
+        .float()
+        .mul_scalar(f32::MIN);
+    let run = |fused_path: bool| {
+        let (q, k, v, bias) = (
+            q.clone().require_grad(),
+            k.clone().require_grad(),
+            v.clone().require_grad(),
+            bias.clone().require_grad(),
+        );
+        let (qv, kv, vv) = (
+            view(q.clone(), q_len),
+            view(k.clone(), k_len),
+            view(v.clone(), k_len),
+        );
+        let full_bias = bias.clone() + pad.clone();
+        let out = if fused_path {
+            fused::attention(qv, kv, vv, Some(full_bias), None, 1.0)
+        } else {
+            decomposed::attention(qv, kv, vv, Some(full_bias), None, 1.0)
+        };
+        let g = (out.clone() * random(out.dims(), 65, 1.0)).sum().backward();
+        let mut all = values(out);
+        for t in [q, k, v] {
+            all.extend(values(t.grad(&g).unwrap()));
+        }
+        all.extend(values(bias.grad(&g).unwrap()));
+        all
+    };
+    assert_close(&run(true), &run(false), 1e-4, "attention with bias");
+}
+
 fn targets(batch: usize, len: usize, vocab: usize, seed: u64) -> Tensor<B, 2, Int> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let t: Vec<i64> = (0..batch * len)
@@ -236,6 +313,19 @@ fn gradients_match_finite_differences() {
         |x| (fused::gelu_new(x) * weights.clone()).sum(),
         &coords,
         "gelu_new",
+    );
+    let qkv_weights = random([2, 4, 8], 30, 1.0);
+    finite_difference_check(
+        random([2, 4, 24], 31, 1.0),
+        |x| {
+            let causal = Tensor::<B, 2, Int>::ones([4, 4], &Default::default())
+                .triu(1)
+                .bool()
+                .reshape([1, 1, 4, 4]);
+            (fused::attention_packed(x, 2, Some(causal), 0.5) * qkv_weights.clone()).sum()
+        },
+        &[0, 9, 30, 50, 71, 100, 150, 190],
+        "attention",
     );
     let tgt = targets(2, 2, 16, 27);
     let wl = random([2, 2], 28, 1.0);

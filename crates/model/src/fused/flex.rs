@@ -17,6 +17,7 @@ use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use super::attention::{self, AttentionBackward, Dims, Operand};
 use super::kernels;
 use crate::backend::CpuBackend;
 
@@ -348,6 +349,10 @@ fn autodiff_primitive<const D: usize>(t: Tensor<CpuBackend, D>) -> FloatTensor<C
     t.into_primitive().tensor()
 }
 
+pub(super) fn primitive<const D: usize>(t: Tensor<CpuBackend, D>) -> FloatTensor<CpuBackend> {
+    autodiff_primitive(t)
+}
+
 /// See [`super::layer_norm`] / [`super::rms_norm`].
 pub(super) fn norm_autodiff<const D: usize>(
     x: Tensor<CpuBackend, D>,
@@ -528,4 +533,85 @@ pub(super) fn gelu_new_autodiff<const D: usize>(x: Tensor<CpuBackend, D>) -> Ten
 pub(super) fn gelu_new_inner<const D: usize>(x: Tensor<Flex, D>) -> Tensor<Flex, D> {
     let y = gelu_forward(&contiguous(x.into_primitive().tensor()));
     Tensor::from_primitive(TensorPrimitive::Float(y))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention (see `attention.rs`)
+
+/// How an attention source is laid out before the kernels read it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Prepare {
+    /// Made contiguous (a no-op when it is).
+    Contiguous,
+    /// A `[batch, heads, len, d]` view read in place when its layout allows (and it does not sit
+    /// in a much larger buffer); else made contiguous.
+    View,
+}
+
+fn prepare_source(t: FlexTensor, how: Prepare) -> FlexTensor {
+    match how {
+        Prepare::Contiguous => contiguous(t),
+        Prepare::View => {
+            let numel = t.layout().shape().num_elements();
+            if Operand::of_view(0, &t).is_some() && attention::reach(&t) <= 2 * numel {
+                t
+            } else {
+                contiguous(t)
+            }
+        }
+    }
+}
+
+type Operands = (Operand, Operand, Operand, Option<usize>);
+
+pub(super) fn attention_autodiff<const N: usize>(
+    inputs: [FloatTensor<CpuBackend>; N],
+    prepare: &[Prepare],
+    operands: impl FnOnce(&[FlexTensor]) -> Operands,
+    mask: Option<Vec<bool>>,
+    scale: f32,
+    dims: Dims,
+) -> Tensor<CpuBackend, 3> {
+    let nodes = inputs.each_ref().map(|t| t.node.clone());
+    let sources: Vec<FlexTensor> = inputs
+        .into_iter()
+        .zip(prepare)
+        .map(|(t, &how)| prepare_source(t.primitive, how))
+        .collect();
+    let (q, k, v, bias) = operands(&sources);
+    let mask = mask.map(Arc::new);
+    let out = match <AttentionBackward as Backward<Flex, N>>::prepare::<NoCheckpointing>(
+        AttentionBackward,
+        nodes,
+    )
+    .compute_bound()
+    .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (out, state) = attention::forward(sources, q, k, v, bias, mask, scale, dims);
+            prep.finish(Arc::new(state), out)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(attention::forward(sources, q, k, v, bias, mask, scale, dims).0)
+        }
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+pub(super) fn attention_inner(
+    sources: Vec<FlexTensor>,
+    prepare: &[Prepare],
+    operands: impl FnOnce(&[FlexTensor]) -> Operands,
+    mask: Option<Vec<bool>>,
+    scale: f32,
+    dims: Dims,
+) -> Tensor<Flex, 3> {
+    let sources: Vec<FlexTensor> = sources
+        .into_iter()
+        .zip(prepare)
+        .map(|(t, &how)| prepare_source(t, how))
+        .collect();
+    let (q, k, v, bias) = operands(&sources);
+    let (out, _) = attention::forward(sources, q, k, v, bias, mask.map(Arc::new), scale, dims);
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }

@@ -297,6 +297,34 @@ multiversion! {
 }
 
 multiversion! {
+    /// Softmax of each row (of `len`) of `x`, in place.
+    pub(crate) fn softmax_rows_inplace(x: &mut [f32], len: usize) {
+        for xr in x.chunks_exact_mut(len) {
+            let m = max_row(xr);
+            let mut s = [0f32; LANES];
+            let mut j = 0;
+            while j + LANES <= len {
+                for i in 0..LANES {
+                    let e = exp_approx(xr[j + i] - m);
+                    xr[j + i] = e;
+                    s[i] += e;
+                }
+                j += LANES;
+            }
+            for i in j..len {
+                let e = exp_approx(xr[i] - m);
+                xr[i] = e;
+                s[i - j] += e;
+            }
+            let inv = 1.0 / sum_lanes(&s);
+            for v in xr.iter_mut() {
+                *v *= inv;
+            }
+        }
+    }
+}
+
+multiversion! {
     /// Backward of [`softmax_rows`]: `dx = y (dy - sum_j dy_j y_j)` per row.
     pub(crate) fn softmax_rows_backward(y: &[f32], dy: &[f32], dx: &mut [f32], len: usize) {
         for ((yr, gr), dr) in y.chunks_exact(len).zip(dy.chunks_exact(len)).zip(dx.chunks_exact_mut(len)) {

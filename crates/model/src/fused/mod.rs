@@ -14,6 +14,7 @@
 //!
 //! [`Backward`]: burn::backend::autodiff::ops::Backward
 
+mod attention;
 mod flex;
 pub(crate) mod kernels;
 
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::backend::Flex;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor};
 
 use crate::backend::CpuBackend;
 
@@ -185,12 +186,197 @@ pub fn target_logprobs<B: Backend>(
     (logprobs, entropies)
 }
 
+/// `[batch, 1, q, k]` (or broadcastable) mask as host booleans `[batch, q, k]`.
+fn host_mask<B: Backend>(mask: Tensor<B, 4, Bool>, batch: usize, q: usize, k: usize) -> Vec<bool> {
+    mask.expand([batch, 1, q, k])
+        .into_data()
+        .iter::<bool>()
+        .collect()
+}
+
+/// GPT-2's attention from `c_attn`'s output `qkv` `[batch, seq, 3 width]` (queries, keys and
+/// values side by side), `n_head` heads: `softmax(scale q k^T, masked) v` with heads merged,
+/// `[batch, seq, width]`; `mask` `[batch, 1, seq, seq]` is true where a query must not see a key
+/// (its score is set to `f32::MIN`, as `mask_fill` does). On the CPU one fused node reading the
+/// heads in place; elsewhere [`decomposed::attention`] on split heads.
+pub fn attention_packed<B: Backend>(
+    qkv: Tensor<B, 3>,
+    n_head: usize,
+    mask: Option<Tensor<B, 4, Bool>>,
+    scale: f64,
+) -> Tensor<B, 3> {
+    let [batch, seq, three_width] = qkv.dims();
+    let width = three_width / 3;
+    let d = width / n_head;
+    let dims = attention::Dims {
+        batch,
+        heads: n_head,
+        q_len: seq,
+        k_len: seq,
+        d,
+    };
+    let host = |m: Option<Tensor<B, 4, Bool>>| m.map(|m| host_mask(m, batch, seq, seq));
+    let operands = |sources: &[burn_flex::FlexTensor]| {
+        let _ = sources;
+        let op = |col: usize| attention::Operand {
+            src: 0,
+            offset: col,
+            sb: seq * three_width,
+            sh: d,
+            ss: three_width,
+        };
+        (op(0), op(width), op(2 * width), None)
+    };
+    match route(qkv) {
+        On::Autodiff(qkv) => {
+            let m = host(mask);
+            back::<B, _, 3>(flex::attention_autodiff(
+                [flex::primitive(qkv)],
+                &[flex::Prepare::Contiguous],
+                operands,
+                m,
+                scale as f32,
+                dims,
+            ))
+        }
+        On::Inner(qkv) => {
+            let m = host(mask);
+            back::<B, _, 3>(flex::attention_inner(
+                vec![qkv.into_primitive().tensor()],
+                &[flex::Prepare::Contiguous],
+                operands,
+                m,
+                scale as f32,
+                dims,
+            ))
+        }
+        On::Other(qkv) => {
+            let split = |t: Tensor<B, 3>| t.reshape([batch, seq, n_head, d]).swap_dims(1, 2);
+            let q = split(qkv.clone().narrow(2, 0, width));
+            let k = split(qkv.clone().narrow(2, width, width));
+            let v = split(qkv.narrow(2, 2 * width, width));
+            decomposed::attention(q, k, v, None, mask, scale)
+        }
+    }
+}
+
+/// `softmax(scale q k^T + bias, masked) v` with heads merged, `[batch, q, heads d]`, for `q`
+/// `[batch, heads, q, d]`, `k` and `v` `[batch, heads, k, d]` (any strided views), `bias`
+/// broadcastable to `[batch, heads, q, k]` and `mask` `[batch, 1, q, k]` (true: not attended,
+/// score set to `f32::MIN`). On the CPU one fused node (gradients to q, k, v and the bias);
+/// elsewhere [`decomposed::attention`].
+pub fn attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    bias: Option<Tensor<B, 4>>,
+    mask: Option<Tensor<B, 4, Bool>>,
+    scale: f64,
+) -> Tensor<B, 3> {
+    let [batch, heads, q_len, d] = q.dims();
+    let k_len = k.dims()[2];
+    let dims = attention::Dims {
+        batch,
+        heads,
+        q_len,
+        k_len,
+        d,
+    };
+    let shape = [batch, heads, q_len, k_len];
+    let host = |m: Option<Tensor<B, 4, Bool>>| m.map(|m| host_mask(m, batch, q_len, k_len));
+    let with_bias = bias.is_some();
+    let operands = move |sources: &[burn_flex::FlexTensor]| {
+        let op = |i: usize| attention::Operand::of_view(i, &sources[i]).expect("prepared view");
+        (op(0), op(1), op(2), with_bias.then_some(3))
+    };
+    let mut prepare = vec![flex::Prepare::View; 3];
+    if with_bias {
+        prepare.push(flex::Prepare::Contiguous);
+    }
+    match route(q) {
+        On::Autodiff(q) => {
+            let m = host(mask);
+            let (k, v) = (flex::primitive(same(k)), flex::primitive(same(v)));
+            let q = flex::primitive(q);
+            let out = match bias {
+                Some(bias) => {
+                    let bias = flex::primitive(same::<B, CpuBackend, 4>(bias).expand(shape));
+                    flex::attention_autodiff(
+                        [q, k, v, bias],
+                        &prepare,
+                        operands,
+                        m,
+                        scale as f32,
+                        dims,
+                    )
+                }
+                None => {
+                    flex::attention_autodiff([q, k, v], &prepare, operands, m, scale as f32, dims)
+                }
+            };
+            back::<B, _, 3>(out)
+        }
+        On::Inner(q) => {
+            let m = host(mask);
+            let mut sources = vec![
+                q.into_primitive().tensor(),
+                same::<B, Flex, 4>(k).into_primitive().tensor(),
+                same::<B, Flex, 4>(v).into_primitive().tensor(),
+            ];
+            if let Some(bias) = bias {
+                sources.push(
+                    same::<B, Flex, 4>(bias)
+                        .expand(shape)
+                        .into_primitive()
+                        .tensor(),
+                );
+            }
+            back::<B, _, 3>(flex::attention_inner(
+                sources,
+                &prepare,
+                operands,
+                m,
+                scale as f32,
+                dims,
+            ))
+        }
+        On::Other(q) => decomposed::attention(q, k, v, bias, mask, scale),
+    }
+}
+
 /// The same ops composed from burn's tensor ops: what other backends run, and the reference the
 /// fused kernels are tested against.
 pub mod decomposed {
-    use burn::tensor::activation::{log_softmax, sigmoid};
+    use burn::tensor::activation::{log_softmax, sigmoid, softmax};
     use burn::tensor::backend::Backend;
-    use burn::tensor::{Int, Tensor};
+    use burn::tensor::{Bool, Int, Tensor};
+
+    /// `softmax(scale q k^T + bias, masked) v`, heads merged: see [`super::attention`].
+    pub fn attention<B: Backend>(
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        bias: Option<Tensor<B, 4>>,
+        mask: Option<Tensor<B, 4, Bool>>,
+        scale: f64,
+    ) -> Tensor<B, 3> {
+        let [batch, heads, q_len, d] = q.dims();
+        let k_len = k.dims()[2];
+        let mut scores = q.matmul(k.swap_dims(2, 3));
+        if scale != 1.0 {
+            scores = scores.mul_scalar(scale);
+        }
+        if let Some(bias) = bias {
+            scores = scores + bias;
+        }
+        if let Some(mask) = mask {
+            scores = scores.mask_fill(mask.expand([batch, heads, q_len, k_len]), f32::MIN);
+        }
+        softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, q_len, heads * d])
+    }
 
     pub fn layer_norm<B: Backend, const D: usize>(
         x: Tensor<B, D>,
