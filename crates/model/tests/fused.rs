@@ -214,6 +214,26 @@ fn attention_with_bias_equals_the_decomposed_ops() {
     assert_close(&run(true), &run(false), 1e-4, "attention with bias");
 }
 
+#[test]
+fn linear_t_equals_the_decomposed_ops() {
+    let x = random([70, 48], 70, 1.0);
+    let w = random([33, 48], 71, 1.0);
+    let run = |fused_path: bool| {
+        let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
+        let y = if fused_path {
+            fused::linear_t(x.clone(), w.clone())
+        } else {
+            x.clone().matmul(w.clone().transpose())
+        };
+        let g = (y.clone() * random(y.dims(), 72, 1.0)).sum().backward();
+        let mut all = values(y);
+        all.extend(values(x.grad(&g).unwrap()));
+        all.extend(values(w.grad(&g).unwrap()));
+        all
+    };
+    assert_close(&run(true), &run(false), 1e-5, "linear_t");
+}
+
 fn targets(batch: usize, len: usize, vocab: usize, seed: u64) -> Tensor<B, 2, Int> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let t: Vec<i64> = (0..batch * len)
@@ -474,7 +494,13 @@ fn results_do_not_depend_on_the_thread_count() {
                     let (lp, h) = fused::target_logprobs(t[0].clone(), tgt.clone(), true);
                     Tensor::stack::<3>(vec![lp, h.unwrap()], 2)
                 });
+                // Big enough for gemm's own parallelism.
+                let (lx, lw) = (random([512, 256], 45, 1.0), random([384, 256], 46, 1.0));
+                let (ly, lgrads) =
+                    value_and_grads(&[lx, lw], |t| fused::linear_t(t[0].clone(), t[1].clone()));
                 let mut all = v;
+                all.extend(ly);
+                all.extend(lgrads.concat());
                 all.extend(g.concat());
                 all.extend(lv);
                 all.extend(lg.concat());

@@ -615,3 +615,134 @@ pub(super) fn attention_inner(
     let (out, _) = attention::forward(sources, q, k, v, bias, mask.map(Arc::new), scale, dims);
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
+
+// ---------------------------------------------------------------------------------------------
+// x @ w^T with the weight in `nn.Linear`'s layout
+
+fn gemm_parallelism(work: usize) -> gemm::Parallelism {
+    let threads = rayon::current_num_threads();
+    // burn-flex's threshold for a parallel matmul (192^3 multiply-adds).
+    if threads > 1 && work >= 192 * 192 * 192 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `dst [m, n] = lhs [m, k] @ rhs [k, n]`, each given by (row stride, column stride).
+#[allow(clippy::too_many_arguments)]
+fn matmul_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) {
+    assert_eq!(dst.len(), m * n);
+    assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
+    assert!(k == 0 || n == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
+    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm_parallelism(m * n * k),
+        );
+    }
+}
+
+/// `x [n, in] @ w^T` for `w [out, in]`: `[n, out]`.
+fn linear_t_forward(x: &FlexTensor, w: &FlexTensor) -> FlexTensor {
+    let [n, inp] = x.layout().shape().dims::<2>();
+    let out = w.layout().shape()[0];
+    let mut y = vec![0f32; n * out];
+    matmul_into(
+        n,
+        out,
+        inp,
+        &mut y,
+        values(x),
+        (inp, 1),
+        values(w),
+        (1, inp),
+    );
+    tensor(y, Shape::new([n, out]))
+}
+
+#[derive(Debug)]
+struct LinearTBackward;
+
+impl Backward<Flex, 2> for LinearTBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let [px, pw] = ops.parents;
+        let (x, w) = &ops.state;
+        let [n, inp] = x.layout().shape().dims::<2>();
+        let out = w.layout().shape()[0];
+        let g = values(&dy);
+        if let Some(px) = px {
+            // dx = dy @ w   [n, in]
+            let mut dx = vec![0f32; n * inp];
+            matmul_into(n, inp, out, &mut dx, g, (out, 1), values(w), (inp, 1));
+            grads.register::<Flex>(px.id, tensor(dx, Shape::new([n, inp])));
+        }
+        if let Some(pw) = pw {
+            // dw = dy^T @ x   [out, in], in the weight's own (row-major) layout
+            let mut dw = vec![0f32; out * inp];
+            matmul_into(out, inp, n, &mut dw, g, (1, out), values(x), (inp, 1));
+            grads.register::<Flex>(pw.id, tensor(dw, Shape::new([out, inp])));
+        }
+    }
+}
+
+pub(super) fn linear_t_autodiff(
+    x: Tensor<CpuBackend, 2>,
+    w: Tensor<CpuBackend, 2>,
+) -> Tensor<CpuBackend, 2> {
+    let (x, w) = (autodiff_primitive(x), autodiff_primitive(w));
+    let out = match LinearTBackward
+        .prepare::<NoCheckpointing>([x.node.clone(), w.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (xc, wc) = (contiguous(x.primitive), contiguous(w.primitive));
+            let y = linear_t_forward(&xc, &wc);
+            prep.finish((xc, wc), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(linear_t_forward(
+            &contiguous(x.primitive),
+            &contiguous(w.primitive),
+        )),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+pub(super) fn linear_t_inner(x: Tensor<Flex, 2>, w: Tensor<Flex, 2>) -> Tensor<Flex, 2> {
+    let y = linear_t_forward(
+        &contiguous(x.into_primitive().tensor()),
+        &contiguous(w.into_primitive().tensor()),
+    );
+    Tensor::from_primitive(TensorPrimitive::Float(y))
+}

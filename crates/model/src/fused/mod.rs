@@ -186,6 +186,18 @@ pub fn target_logprobs<B: Backend>(
     (logprobs, entropies)
 }
 
+/// `x @ w^T` for `x` `[n, in]` and a weight `w` `[out, in]` in `nn.Linear`'s layout. On the CPU
+/// one node calling gemm on `w` in place, whose weight gradient `dy^T x` comes out in the
+/// weight's own row-major layout (burn's `x.matmul(w.transpose())` hands AdamW a transposed,
+/// strided gradient, and every AdamW op on it then walks it element by element).
+pub fn linear_t<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
+    match route(x) {
+        On::Autodiff(x) => back::<B, _, 2>(flex::linear_t_autodiff(x, same(w))),
+        On::Inner(x) => back::<B, _, 2>(flex::linear_t_inner(x, same(w))),
+        On::Other(x) => x.matmul(w.transpose()),
+    }
+}
+
 /// `[batch, 1, q, k]` (or broadcastable) mask as host booleans `[batch, q, k]`.
 fn host_mask<B: Backend>(mask: Tensor<B, 4, Bool>, batch: usize, q: usize, k: usize) -> Vec<bool> {
     mask.expand([batch, 1, q, k])
