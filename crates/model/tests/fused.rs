@@ -64,10 +64,10 @@ fn layer_norm_equals_the_decomposed_ops_values_and_gradients() {
         let x = random([2, rows, len], 1, 3.0).add_scalar(0.5);
         let w = random([len], 2, 1.0).add_scalar(1.0);
         let b = random([len], 3, 1.0);
-        let (fv, fg) = value_and_grads(&[x.clone()], |t| {
+        let (fv, fg) = value_and_grads(std::slice::from_ref(&x), |t| {
             fused::layer_norm(t[0].clone(), w.clone(), b.clone(), 1e-5)
         });
-        let (dv, dg) = value_and_grads(&[x.clone()], |t| {
+        let (dv, dg) = value_and_grads(std::slice::from_ref(&x), |t| {
             decomposed::layer_norm(t[0].clone(), w.clone(), b.clone(), 1e-5)
         });
         assert_close(&fv, &dv, 2e-6, "layer_norm value");
@@ -95,10 +95,10 @@ fn layer_norm_equals_the_decomposed_ops_values_and_gradients() {
 fn rms_norm_equals_the_decomposed_ops_values_and_gradients() {
     let x = random([3, 11, 512], 4, 2.0);
     let w = random([512], 5, 1.0).add_scalar(1.0);
-    let (fv, fg) = value_and_grads(&[x.clone()], |t| {
+    let (fv, fg) = value_and_grads(std::slice::from_ref(&x), |t| {
         fused::rms_norm(t[0].clone(), w.clone(), 1e-6)
     });
-    let (dv, dg) = value_and_grads(&[x.clone()], |t| {
+    let (dv, dg) = value_and_grads(std::slice::from_ref(&x), |t| {
         decomposed::rms_norm(t[0].clone(), w.clone(), 1e-6)
     });
     assert_close(&fv, &dv, 2e-6, "rms_norm value");
@@ -121,18 +121,20 @@ fn softmax_and_gelu_equal_the_decomposed_ops() {
     // Attention-like scores with masked (f32::MIN) entries, as GPT-2 fills them.
     let scores = random([2, 3, 9, 40], 7, 4.0);
     let mask = random([2, 3, 9, 40], 8, 1.0).greater_elem(0.6);
-    let (fv, fg) = value_and_grads(&[scores.clone()], |t| {
+    let (fv, fg) = value_and_grads(std::slice::from_ref(&scores), |t| {
         fused::softmax_last(t[0].clone().mask_fill(mask.clone(), f32::MIN))
     });
-    let (dv, dg) = value_and_grads(&[scores.clone()], |t| {
+    let (dv, dg) = value_and_grads(std::slice::from_ref(&scores), |t| {
         burn::tensor::activation::softmax(t[0].clone().mask_fill(mask.clone(), f32::MIN), 3)
     });
     assert_close(&fv, &dv, 1e-6, "softmax value");
     assert_close(&fg[0], &dg[0], 1e-5, "softmax grad");
 
     let x = random([4, 1000], 9, 6.0);
-    let (fv, fg) = value_and_grads(&[x.clone()], |t| fused::gelu_new(t[0].clone()));
-    let (dv, dg) = value_and_grads(&[x.clone()], |t| decomposed::gelu_new(t[0].clone()));
+    let (fv, fg) = value_and_grads(std::slice::from_ref(&x), |t| fused::gelu_new(t[0].clone()));
+    let (dv, dg) = value_and_grads(std::slice::from_ref(&x), |t| {
+        decomposed::gelu_new(t[0].clone())
+    });
     assert_close(&fv, &dv, 1e-6, "gelu_new value");
     assert_close(&fg[0], &dg[0], 1e-5, "gelu_new grad");
 }
@@ -157,10 +159,10 @@ fn packed_attention_equals_the_decomposed_ops() {
         &Default::default(),
     );
     let split = |t: Tensor<B, 3>| t.reshape([batch, seq, heads, d]).swap_dims(1, 2);
-    let (fv, fg) = value_and_grads(&[qkv.clone()], |t| {
+    let (fv, fg) = value_and_grads(std::slice::from_ref(&qkv), |t| {
         fused::attention_packed(t[0].clone(), heads, Some(mask.clone()), 0.35).unsqueeze()
     });
-    let (dv, dg) = value_and_grads(&[qkv.clone()], |t| {
+    let (dv, dg) = value_and_grads(std::slice::from_ref(&qkv), |t| {
         let x = t[0].clone();
         let q = split(x.clone().narrow(2, 0, width));
         let k = split(x.clone().narrow(2, width, width));
@@ -485,7 +487,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 let x = random([8, 128, 384], 40, 2.0);
                 let w = random([384], 41, 1.0);
                 let b = random([384], 42, 1.0);
-                let (v, g) = value_and_grads(&[x.clone()], |t| {
+                let (v, g) = value_and_grads(std::slice::from_ref(&x), |t| {
                     fused::gelu_new(fused::layer_norm(t[0].clone(), w.clone(), b.clone(), 1e-5))
                 });
                 let logits = random([4, 64, 2048], 43, 5.0);

@@ -79,7 +79,7 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     let ni = (t.to_bits() as i32).wrapping_sub(SHIFTER.to_bits() as i32);
     let scale = f32::from_bits(((ni + 127) << 23) as u32);
@@ -348,7 +348,7 @@ multiversion! {
 }
 
 /// `2 sqrt(2/pi)` and `2 sqrt(2/pi) 0.044715`: `gelu_new(x) = x sigmoid(x (C1 + C3 x^2))`.
-const GELU_C1: f32 = 1.595_769_1;
+const GELU_C1: f32 = 1.595_769;
 const GELU_C3: f32 = GELU_C1 * 0.044_715;
 
 multiversion! {
