@@ -525,3 +525,20 @@ fn results_do_not_depend_on_the_thread_count() {
         one.len()
     );
 }
+
+/// Empty batches go through (and give empty results of the right shapes).
+#[test]
+fn empty_inputs_are_fine() {
+    let x = Tensor::<B, 3>::zeros([0, 4, 8], &Default::default());
+    let w = random([8], 80, 1.0);
+    assert_eq!(
+        fused::layer_norm(x.clone(), w.clone(), w.clone(), 1e-5).dims(),
+        [0, 4, 8]
+    );
+    assert_eq!(fused::softmax_last(x.clone()).dims(), [0, 4, 8]);
+    let qkv = Tensor::<B, 3>::zeros([0, 4, 24], &Default::default()).require_grad();
+    let out = fused::attention_packed(qkv.clone(), 2, None, 1.0);
+    assert_eq!(out.dims(), [0, 4, 8]);
+    let g = out.sum().backward();
+    assert_eq!(qkv.grad(&g).unwrap().dims(), [0, 4, 24]);
+}

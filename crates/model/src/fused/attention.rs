@@ -143,6 +143,26 @@ pub(super) fn forward(
         k_len,
         d,
     } = dims;
+    let width = heads * d;
+    if batch * heads * q_len * k_len * d == 0 {
+        // Nothing to attend (or to attend to): zeros of the output's shape, as `p v` would give.
+        let out = FlexTensor::from_data(TensorData::new(
+            vec![0f32; batch * q_len * width],
+            [batch, q_len, width],
+        ));
+        let state = AttentionState {
+            sources,
+            q,
+            k,
+            v,
+            bias,
+            mask,
+            scale,
+            dims,
+            probs: Vec::new(),
+        };
+        return (out, state);
+    }
     for (op, len) in [(q, q_len), (k, k_len), (v, k_len)] {
         let src = &sources[op.src];
         let needed =
@@ -161,7 +181,6 @@ pub(super) fn forward(
         assert_eq!(b.len(), batch * heads * q_len * k_len, "bias shape");
         b
     });
-    let width = heads * d;
     let mut probs = vec![0f32; batch * heads * q_len * k_len];
     let mut out = vec![0f32; batch * q_len * width];
     let out_ptr = SharedMut(out.as_mut_ptr());
@@ -277,120 +296,127 @@ fn backward(s: &AttentionState, grad_out: &[f32]) -> Vec<FlexTensor> {
         .collect();
     let (q, k, v) = (s.q, s.k, s.v);
     let dout = Shared(grad_out.as_ptr());
-    (0..batch * heads).into_par_iter().for_each(|bh| {
-        let (b, h) = (bh / heads, bh % heads);
-        let p = &s.probs[bh * area..(bh + 1) * area];
-        let mut dp = vec![0f32; area];
-        let mut ds = vec![0f32; area];
-        let dout_bh = unsafe { dout.ptr().add(b * q_len * width + h * d) };
-        // SAFETY: reads of bounds-checked operands; writes to this (b, h)'s own regions of the
-        // gradient buffers (heads are disjoint columns, batch rows disjoint rows; q, k and v
-        // are disjoint regions of their sources).
-        unsafe {
-            // dp = dout v^T   [q, k]
-            gemm(
-                q_len,
-                k_len,
-                d,
-                dp.as_mut_ptr(),
-                1,
-                k_len as isize,
-                false,
-                dout_bh,
-                1,
-                width as isize,
-                src[v.src].ptr().add(v.at(b, h)),
-                v.ss as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-        }
-        kernels::softmax_rows_backward(p, &dp, &mut ds, k_len);
-        if let Some(mask) = &s.mask {
-            let m = &mask[b * area..(b + 1) * area];
-            for (g, &masked) in ds.iter_mut().zip(m) {
-                if masked {
-                    *g = 0.0;
+    let empty = s.probs.is_empty();
+    (0..if empty { 0 } else { batch * heads })
+        .into_par_iter()
+        .for_each(|bh| {
+            let (b, h) = (bh / heads, bh % heads);
+            let p = &s.probs[bh * area..(bh + 1) * area];
+            let mut dp = vec![0f32; area];
+            let mut ds = vec![0f32; area];
+            let dout_bh = unsafe { dout.ptr().add(b * q_len * width + h * d) };
+            // SAFETY: reads of bounds-checked operands; writes to this (b, h)'s own regions of the
+            // gradient buffers (heads are disjoint columns, batch rows disjoint rows; q, k and v
+            // are disjoint regions of their sources).
+            unsafe {
+                // dp = dout v^T   [q, k]
+                gemm(
+                    q_len,
+                    k_len,
+                    d,
+                    dp.as_mut_ptr(),
+                    1,
+                    k_len as isize,
+                    false,
+                    dout_bh,
+                    1,
+                    width as isize,
+                    src[v.src].ptr().add(v.at(b, h)),
+                    v.ss as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+            kernels::softmax_rows_backward(p, &dp, &mut ds, k_len);
+            if let Some(mask) = &s.mask {
+                let m = &mask[b * area..(b + 1) * area];
+                for (g, &masked) in ds.iter_mut().zip(m) {
+                    if masked {
+                        *g = 0.0;
+                    }
                 }
             }
-        }
-        unsafe {
-            if let Some(bias) = s.bias {
-                std::ptr::copy_nonoverlapping(ds.as_ptr(), dst[bias].ptr().add(bh * area), area);
+            unsafe {
+                if let Some(bias) = s.bias {
+                    std::ptr::copy_nonoverlapping(
+                        ds.as_ptr(),
+                        dst[bias].ptr().add(bh * area),
+                        area,
+                    );
+                }
+                // dq = scale ds k   [q, d]
+                gemm(
+                    q_len,
+                    d,
+                    k_len,
+                    dst[q.src].ptr().add(q.at(b, h)),
+                    1,
+                    q.ss as isize,
+                    false,
+                    ds.as_ptr(),
+                    1,
+                    k_len as isize,
+                    src[k.src].ptr().add(k.at(b, h)),
+                    1,
+                    k.ss as isize,
+                    0.0,
+                    s.scale,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                // dk = scale ds^T q   [k, d]
+                gemm(
+                    k_len,
+                    d,
+                    q_len,
+                    dst[k.src].ptr().add(k.at(b, h)),
+                    1,
+                    k.ss as isize,
+                    false,
+                    ds.as_ptr(),
+                    k_len as isize,
+                    1,
+                    src[q.src].ptr().add(q.at(b, h)),
+                    1,
+                    q.ss as isize,
+                    0.0,
+                    s.scale,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                // dv = p^T dout   [k, d]
+                gemm(
+                    k_len,
+                    d,
+                    q_len,
+                    dst[v.src].ptr().add(v.at(b, h)),
+                    1,
+                    v.ss as isize,
+                    false,
+                    p.as_ptr(),
+                    k_len as isize,
+                    1,
+                    dout_bh,
+                    1,
+                    width as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
             }
-            // dq = scale ds k   [q, d]
-            gemm(
-                q_len,
-                d,
-                k_len,
-                dst[q.src].ptr().add(q.at(b, h)),
-                1,
-                q.ss as isize,
-                false,
-                ds.as_ptr(),
-                1,
-                k_len as isize,
-                src[k.src].ptr().add(k.at(b, h)),
-                1,
-                k.ss as isize,
-                0.0,
-                s.scale,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-            // dk = scale ds^T q   [k, d]
-            gemm(
-                k_len,
-                d,
-                q_len,
-                dst[k.src].ptr().add(k.at(b, h)),
-                1,
-                k.ss as isize,
-                false,
-                ds.as_ptr(),
-                k_len as isize,
-                1,
-                src[q.src].ptr().add(q.at(b, h)),
-                1,
-                q.ss as isize,
-                0.0,
-                s.scale,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-            // dv = p^T dout   [k, d]
-            gemm(
-                k_len,
-                d,
-                q_len,
-                dst[v.src].ptr().add(v.at(b, h)),
-                1,
-                v.ss as isize,
-                false,
-                p.as_ptr(),
-                k_len as isize,
-                1,
-                dout_bh,
-                1,
-                width as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-        }
-    });
+        });
     bufs.into_iter()
         .zip(&s.sources)
         .map(|(buf, t)| {

@@ -30,6 +30,11 @@ fn rows_per_task(len: usize) -> usize {
     (TASK_ELEMS / len.max(1)).max(1)
 }
 
+/// Elements per rayon task for rows of `len` (never 0, so empty tensors are fine).
+fn task_elems(len: usize) -> usize {
+    (rows_per_task(len) * len).max(1)
+}
+
 /// `f32` contents of a tensor, copied into a contiguous buffer only when its layout is not.
 pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     t.to_contiguous()
@@ -252,8 +257,8 @@ fn norm_forward(
     let mut mean = vec![0f32; rows];
     let mut rstd = vec![0f32; rows];
     let per = rows_per_task(len);
-    y.par_chunks_mut(per * len)
-        .zip(xs.par_chunks(per * len))
+    y.par_chunks_mut(task_elems(len))
+        .zip(xs.par_chunks(task_elems(len)))
         .zip(mean.par_chunks_mut(per).zip(rstd.par_chunks_mut(per)))
         .for_each(|((y, x), (mean, rstd))| {
             for (((y, x), m), r) in y
@@ -304,7 +309,7 @@ fn norm_backward(s: &NormState, dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         });
     let sum_blocks = |partial: &[f32], n: usize| {
         let mut total = vec![0f32; n];
-        for p in partial.chunks_exact(n) {
+        for p in partial.chunks_exact(n.max(1)) {
             for (t, &v) in total.iter_mut().zip(p) {
                 *t += v;
             }
@@ -428,7 +433,7 @@ fn softmax_forward(x: FlexTensor) -> FlexTensor {
     let len = shape[shape.len() - 1];
     let xs = values(&x);
     let mut y = vec![0f32; xs.len()];
-    let per = rows_per_task(len) * len;
+    let per = task_elems(len);
     y.par_chunks_mut(per)
         .zip(xs.par_chunks(per))
         .for_each(|(y, x)| kernels::softmax_rows(x, y, len));
@@ -451,7 +456,7 @@ impl Backward<Flex, 1> for SoftmaxBackward {
         let ys = values(y);
         let gs = values(&grad);
         let mut dx = vec![0f32; ys.len()];
-        let per = rows_per_task(len) * len;
+        let per = task_elems(len);
         dx.par_chunks_mut(per)
             .zip(ys.par_chunks(per).zip(gs.par_chunks(per)))
             .for_each(|(dx, (y, g))| kernels::softmax_rows_backward(y, g, dx, len));
