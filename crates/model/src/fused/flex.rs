@@ -35,7 +35,7 @@ fn task_elems(len: usize) -> usize {
     (rows_per_task(len) * len).max(1)
 }
 
-/// `f32` contents of a tensor, copied into a contiguous buffer only when its layout is not.
+/// The tensor in a contiguous layout (copied only when its layout is not).
 pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     t.to_contiguous()
 }
