@@ -83,10 +83,10 @@ bench-rewards:
     python3 scripts/bench_rewards.py
 
 # Benchmark the models against PyTorch eager on the same shapes, side by side, with `threads`
-# threads each (needs `pip install torch transformers`); numbers go to results/perf/model.md by hand.
-bench-model threads="2":
-    RAYON_NUM_THREADS={{threads}} cargo bench -p model --bench model -- --warm-up-time 2
-    python3 scripts/bench_torch.py --reps 3 --threads {{threads}}
+# threads each, peak RSS and the machine's load printed (needs `pip install torch transformers`);
+# `fused=0` runs our side on the decomposed burn ops. Numbers go to results/perf/model.md by hand.
+bench-model threads="2" fused="1":
+    scripts/bench_model.sh {{threads}} {{fused}}
 
 # Train tiny GPT-2 and T5 models here, save them, and open them with Hugging Face `transformers`
 # (needs `pip install torch transformers safetensors`): logits must agree within 1e-4. Then the

@@ -10,6 +10,10 @@ Same shapes as the Rust bench, on the CPU, float32, `torch.set_num_threads(2)`:
 * t5_small train_step: T5-small shapes (d_model 512, 6+6 layers, 8 heads, d_ff 2048, vocab
   32128), batch 16, source 64 tokens, target 32 tokens (`labels`), AdamW.
 * t5_small sample_16x48: 16 sources x 48 new tokens with `generate`.
+* grue_mini gpt2_train_step / t5_train_step: the GRUE default profile's models (gpt2-mini: 4
+  layers, 256 wide, 4 heads; t5-mini: d_model 256, d_kv 64, d_ff 1024, 4+4 layers, 4 heads; vocab
+  8192, +100 sentinels for T5) at the PPO minibatch size 64: 64 x 64 tokens (GPT-2), sources 32
+  and targets 24 tokens (T5).
 * `*_loop`: the same sampling as a hand-written cached loop (forward with `past_key_values`,
   `torch.multinomial`), without `generate`'s machinery.
 
@@ -22,6 +26,7 @@ for sampling. `--json FILE` also writes them.
 
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -29,6 +34,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
 BATCH, GPT2_SEQ, NEW_TOKENS, T5_SRC, T5_TGT = 16, 128, 48, 64, 32
+GRUE_BATCH, GRUE_GPT2_SEQ, GRUE_T5_SRC, GRUE_T5_TGT = 64, 64, 32, 24
 
 
 def timed(fn, reps, warmup=1):
@@ -140,23 +146,66 @@ def t5(reps):
     yield "t5_small/sample_16x48_loop", timed(sample_loop, reps), BATCH * NEW_TOKENS
 
 
+def grue_mini(reps):
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=4, n_embd=256, n_head=4, vocab_size=8192, n_positions=256,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        bos_token_id=1, eos_token_id=1)
+    model = GPT2LMHeadModel(config)
+    model.config._attn_implementation = "eager"
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    ids = torch.randint(2, 8192, (GRUE_BATCH, GRUE_GPT2_SEQ))
+
+    def step():
+        logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    yield "grue_mini/gpt2_train_step", timed(step, reps), None
+
+    config = T5Config(vocab_size=8292, d_model=256, d_kv=64, d_ff=1024, num_layers=4,
+                      num_heads=4, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+                      decoder_start_token_id=0)
+    model = T5ForConditionalGeneration(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    src = torch.randint(2, 8192, (GRUE_BATCH, GRUE_T5_SRC))
+    tgt = torch.randint(2, 8192, (GRUE_BATCH, GRUE_T5_TGT))
+
+    def t5_step():
+        loss = model(input_ids=src, attention_mask=torch.ones_like(src), labels=tgt).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    yield "grue_mini/t5_train_step", timed(t5_step, reps), None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--only", choices=["gpt2", "t5"])
+    ap.add_argument("--only", choices=["gpt2", "t5", "grue_mini"])
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, eager, float32")
     results = {}
-    for bench in (gpt2, t5):
+    for bench in (gpt2, t5, grue_mini):
         if args.only and not bench.__name__.startswith(args.only):
             continue
         for name, (median, best), tokens in bench(args.reps):
             line = f"{name:<24} median {median:8.3f} s   min {best:8.3f} s"
             if tokens:
                 line += f"   {tokens / median:8.1f} tokens/s"
+            if name.endswith("train_step"):
+                # Peak resident memory of the process so far (each --only run is its own process).
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                line += f"   peak RSS {peak:.0f} MiB"
             print(line, flush=True)
             results[name] = {"median_s": median, "min_s": best, "tokens": tokens}
     if args.json:

@@ -13,11 +13,12 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
+use burn::tensor::activation::{gelu, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::fused;
 use crate::params::ParamSource;
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, matmul_t, write_hf_config};
 
@@ -174,17 +175,10 @@ impl Activation {
     }
 }
 
-/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`, computed as
-/// the equal `x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`: burn's sigmoid is one op with its own
-/// backward, where `tanh` plus the affine map around it are four (and burn-flex's scalar `tanh`
-/// cost 12% of a GPT-2 training step).
+/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, as HF's `NewGELUActivation`: one fused
+/// kernel on the CPU, `x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))` elsewhere ([`fused::gelu_new`]).
 pub fn gelu_new<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let c = 2.0 * (2.0f64 / std::f64::consts::PI).sqrt();
-    let inner = x.clone()
-        * (x.clone() * x.clone())
-            .mul_scalar(c * 0.044715)
-            .add_scalar(c);
-    sigmoid(inner) * x
+    fused::gelu_new(x)
 }
 
 /// HF's `Conv1D`: a linear layer with weight stored as `[in, out]`.
@@ -254,12 +248,9 @@ impl<B: Backend> LayerNorm<B> {
         out.add(format!("{name}.bias"), self.bias.val());
     }
 
+    /// `(x - mean) / sqrt(var + eps) * weight + bias` ([`fused::layer_norm`]).
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let mean = x.clone().mean_dim(2);
-        let centered = x - mean;
-        let var = centered.clone().powi_scalar(2).mean_dim(2);
-        let normed = centered / var.add_scalar(self.eps).sqrt();
-        normed * self.weight.val().unsqueeze::<3>() + self.bias.val().unsqueeze::<3>()
+        fused::layer_norm(x, self.weight.val(), self.bias.val(), self.eps)
     }
 }
 
@@ -338,31 +329,28 @@ impl<B: Backend> GPT2Attention<B> {
         masked: Tensor<B, 4, Bool>,
         cache: Option<&mut Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
     ) -> Tensor<B, 3> {
-        let [batch, seq, n_embd] = x.dims();
+        let qkv = self.c_attn.forward(x);
+        let Some(slot) = cache else {
+            // One fused node on the CPU: heads read from `qkv` in place, merged on output.
+            let out = fused::attention_packed(qkv, self.n_head, Some(masked), self.scale);
+            return self.c_proj.forward(out);
+        };
+        let [batch, seq, three_embd] = qkv.dims();
+        let n_embd = three_embd / 3;
         let head_dim = n_embd / self.n_head;
         let split_heads = |t: Tensor<B, 3>| {
             t.reshape([batch, seq, self.n_head, head_dim])
                 .swap_dims(1, 2)
         };
-        let qkv = self.c_attn.forward(x);
         let q = split_heads(qkv.clone().narrow(2, 0, n_embd));
         let mut k = split_heads(qkv.clone().narrow(2, n_embd, n_embd));
         let mut v = split_heads(qkv.narrow(2, 2 * n_embd, n_embd));
-        if let Some(slot) = cache {
-            if let Some((past_k, past_v)) = slot.take() {
-                k = Tensor::cat(vec![past_k, k], 2);
-                v = Tensor::cat(vec![past_v, v], 2);
-            }
-            *slot = Some((k.clone(), v.clone()));
+        if let Some((past_k, past_v)) = slot.take() {
+            k = Tensor::cat(vec![past_k, k], 2);
+            v = Tensor::cat(vec![past_v, v], 2);
         }
-        let keys = k.dims()[2];
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(self.scale);
-        let masked = masked.expand([batch, self.n_head, seq, keys]);
-        let probs = softmax(scores.mask_fill(masked, f32::MIN), 3);
-        let out = probs
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, seq, n_embd]);
+        *slot = Some((k.clone(), v.clone()));
+        let out = fused::attention(q, k, v, None, Some(masked), self.scale);
         self.c_proj.forward(out)
     }
 }

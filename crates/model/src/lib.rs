@@ -1,6 +1,7 @@
 //! GPT-2 and T5 in burn: Hugging Face checkpoints, teacher-forced scoring and sampling.
 pub mod alloc;
 pub mod backend;
+pub mod fused;
 pub mod gpt2;
 pub mod params;
 pub mod weights;

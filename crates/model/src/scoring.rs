@@ -10,10 +10,10 @@
 //! * [`Seq2SeqBatch`] + [`score_seq2seq`] / [`seq2seq_logprobs`]: the same for an
 //!   encoder-decoder: sources right-padded, targets teacher-forced after the decoder start token.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::fused;
 use crate::lm::{CausalLM, Seq2SeqLM};
 
 /// Per-token scores of a batch of sequences, aligned with the targets `input_ids[:, 1:]`.
@@ -45,7 +45,7 @@ pub fn token_logprobs<B: Backend, M: CausalLM<B>>(
     attention_mask: Tensor<B, 2, Int>,
 ) -> Tensor<B, 2> {
     let (logits, targets) = next_token_logits(model, input_ids, attention_mask);
-    logprobs_of_targets(log_softmax(logits, 2), targets)
+    fused::target_logprobs(logits, targets, false).0
 }
 
 /// Logits `[batch, seq - 1, vocab]` of each position's next token, and those tokens.
@@ -63,29 +63,16 @@ fn next_token_logits<B: Backend, M: CausalLM<B>>(
     )
 }
 
-/// `logp[b, t, targets[b, t]]`, `[batch, len]`.
-fn logprobs_of_targets<B: Backend>(logp: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
-    let [batch, len, _] = logp.dims();
-    logp.gather(2, targets.reshape([batch, len, 1]))
-        .reshape([batch, len])
-}
-
 /// `log softmax(logits)` at `targets` and the entropy of `softmax(logits)`, `[batch, len]` each,
-/// for logits `[batch, len, vocab]` and targets `[batch, len]`.
+/// for logits `[batch, len, vocab]` and targets `[batch, len]` ([`fused::target_logprobs`]).
 fn scores_of_targets<B: Backend>(
     logits: Tensor<B, 3>,
     targets: Tensor<B, 2, Int>,
 ) -> TokenScores<B> {
-    let [batch, len, _] = logits.dims();
-    let logp = log_softmax(logits, 2);
-    let logprobs = logprobs_of_targets(logp.clone(), targets);
-    let entropies = (logp.clone().exp() * logp)
-        .sum_dim(2)
-        .neg()
-        .reshape([batch, len]);
+    let (logprobs, entropies) = fused::target_logprobs(logits, targets, true);
     TokenScores {
         logprobs,
-        entropies,
+        entropies: entropies.expect("asked for"),
     }
 }
 
@@ -296,6 +283,6 @@ pub fn seq2seq_logprobs<B: Backend, M: Seq2SeqLM<B>>(
     model: &M,
     batch: &Seq2SeqBatch<B>,
 ) -> Tensor<B, 2> {
-    let logp = log_softmax(seq2seq_logits(model, batch), 2);
-    logprobs_of_targets(logp, batch.labels.clone()) * batch.target_mask.clone()
+    let logits = seq2seq_logits(model, batch);
+    fused::target_logprobs(logits, batch.labels.clone(), false).0 * batch.target_mask.clone()
 }

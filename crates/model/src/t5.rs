@@ -17,11 +17,12 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::fused;
 use crate::params::ParamSource;
 use crate::weights::{ModelError, SafeTensorsFile, TensorWriter, matmul_t, write_hf_config};
 
@@ -172,8 +173,7 @@ pub struct T5LayerNorm<B: Backend> {
 
 impl<B: Backend> T5LayerNorm<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let var = x.clone().powi_scalar(2).mean_dim(2);
-        x / var.add_scalar(self.eps).sqrt() * self.weight.val().unsqueeze::<3>()
+        fused::rms_norm(x, self.weight.val(), self.eps)
     }
 }
 
@@ -232,14 +232,9 @@ impl<B: Backend> T5Attention<B> {
         (keys, values): KeyValue<B>,
         bias: Tensor<B, 4>,
     ) -> Tensor<B, 3> {
-        let [batch, q_len, _] = x.dims();
-        let inner = self.q.weight.dims()[0];
         let q = self.split_heads(self.q.forward(x));
-        let scores = q.matmul(keys.swap_dims(2, 3)) + bias;
-        let out = softmax(scores, 3)
-            .matmul(values)
-            .swap_dims(1, 2)
-            .reshape([batch, q_len, inner]);
+        // `softmax(q k^T + bias) v`, heads merged: one fused node on the CPU.
+        let out = fused::attention(q, keys, values, Some(bias), None, 1.0);
         self.o.forward(out)
     }
 

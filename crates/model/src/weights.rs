@@ -241,12 +241,13 @@ const FEW_ROWS: usize = 64;
 /// `x @ w^T` for `x` `[n, in]` and a weight `w` `[out, in]` stored row-major (`nn.Linear`'s layout,
 /// and tied embeddings used as an LM head). With few rows (decoding one token per sequence), gemm
 /// repacks the strided `w^T` on every call, which costs more than the product itself (half of
-/// T5-small's sampling time); `(w @ x^T)^T` reads `w` in its own layout instead.
+/// T5-small's sampling time); `(w @ x^T)^T` reads `w` in its own layout instead. With more rows,
+/// [`crate::fused::linear_t`] (on the CPU, one node whose weight gradient is row-major).
 pub fn matmul_t<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
     if x.dims()[0] <= FEW_ROWS {
         w.matmul(x.transpose()).transpose()
     } else {
-        x.matmul(w.transpose())
+        crate::fused::linear_t(x, w)
     }
 }
 
