@@ -968,6 +968,25 @@ impl Job<'_> {
         Ok(measured)
     }
 
+    /// Tracks the pool after iteration `it` when it is due (every `eval_every`, and the last);
+    /// returns the last iteration's measurement, and adds the time taken to `track_time`.
+    fn track_due<B: Backend, P: Policy<B>>(
+        &self,
+        model: &P,
+        phase: &str,
+        it: usize,
+        out: &mut Outcome,
+        track_time: &mut f64,
+    ) -> Result<Option<Vec<InputRewards>>> {
+        if it % self.eval_every != 0 && it != self.n_iters {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let m = self.track(model, phase, it, out)?;
+        *track_time += t.elapsed().as_secs_f64();
+        Ok((it == self.n_iters).then_some(m))
+    }
+
     /// PPO for `n_iters` iterations, tracking the reward std every `eval_every`.
     fn rl_phase<B: AutodiffBackend, P: TrainablePolicy<B>>(
         &self,
@@ -1004,13 +1023,9 @@ impl Job<'_> {
                 epochs: log.epochs,
             });
             self.bar.inc(1);
-            if it % self.eval_every == 0 || it == self.n_iters {
-                let t = Instant::now();
-                let m = self.track(&trainer.model.policy.valid(), phase, it, out)?;
-                track_time += t.elapsed().as_secs_f64();
-                if it == self.n_iters {
-                    after = Some(m);
-                }
+            let model = trainer.model.policy.valid();
+            if let Some(m) = self.track_due(&model, phase, it, out, &mut track_time)? {
+                after = Some(m);
             }
         }
         let mut row = self.timing(phase, start, self.n_iters, transitions);
@@ -1057,13 +1072,9 @@ impl Job<'_> {
                 grad_norm: log.grad_norm,
             });
             self.bar.inc(1);
-            if it % self.eval_every == 0 || it == self.n_iters {
-                let t = Instant::now();
-                let m = self.track(&trainer.policy.valid(), phase, it, out)?;
-                track_time += t.elapsed().as_secs_f64();
-                if it == self.n_iters {
-                    after = Some(m);
-                }
+            let model = trainer.policy.valid();
+            if let Some(m) = self.track_due(&model, phase, it, out, &mut track_time)? {
+                after = Some(m);
             }
         }
         let mut row = self.timing(phase, start, self.n_iters, 0);

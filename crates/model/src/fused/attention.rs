@@ -19,6 +19,48 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::tensor::{Shape, TensorData};
 use burn_flex::FlexTensor;
 use gemm::{Parallelism, gemm};
+
+/// `dst = alpha dst + beta lhs rhs` for `[m, n, k]` = `[rows, columns, inner]`, each operand
+/// `(pointer, column stride, row stride)` in elements; `dst` is read (scaled by `alpha`) only when
+/// `accumulate`. One thread: every task owns its output region.
+///
+/// # Safety
+/// As [`gemm::gemm`]: every operand must be valid for its shape and strides.
+#[allow(clippy::too_many_arguments)]
+unsafe fn mm(
+    [m, n, k]: [usize; 3],
+    dst: (*mut f32, isize, isize),
+    accumulate: bool,
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+    alpha: f32,
+    beta: f32,
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            dst.1,
+            dst.2,
+            accumulate,
+            lhs.0,
+            lhs.1,
+            lhs.2,
+            rhs.0,
+            rhs.1,
+            rhs.2,
+            alpha,
+            beta,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
 use rayon::prelude::*;
 
 use super::kernels;
@@ -200,26 +242,14 @@ pub(super) fn forward(
             // output region (rows of batch b, columns of head h) is this task's alone.
             unsafe {
                 // p = bias + scale q k^T   [q, k]
-                gemm(
-                    q_len,
-                    k_len,
-                    d,
-                    p.as_mut_ptr(),
-                    1,
-                    k_len as isize,
+                mm(
+                    [q_len, k_len, d],
+                    (p.as_mut_ptr(), 1, k_len as isize),
                     read_bias,
-                    ptrs[q.src].ptr().add(q.at(b, h)),
-                    1,
-                    q.ss as isize,
-                    ptrs[k.src].ptr().add(k.at(b, h)),
-                    k.ss as isize,
-                    1,
+                    (ptrs[q.src].ptr().add(q.at(b, h)), 1, q.ss as isize),
+                    (ptrs[k.src].ptr().add(k.at(b, h)), k.ss as isize, 1),
                     1.0,
                     scale,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
             }
             if let Some(mask) = &mask {
@@ -234,26 +264,18 @@ pub(super) fn forward(
             // SAFETY: as above.
             unsafe {
                 // out[b, :, h d..(h + 1) d] = p v
-                gemm(
-                    q_len,
-                    d,
-                    k_len,
-                    out_ptr.ptr().add(b * q_len * width + h * d),
-                    1,
-                    width as isize,
+                mm(
+                    [q_len, d, k_len],
+                    (
+                        out_ptr.ptr().add(b * q_len * width + h * d),
+                        1,
+                        width as isize,
+                    ),
                     false,
-                    p.as_ptr(),
-                    1,
-                    k_len as isize,
-                    ptrs[v.src].ptr().add(v.at(b, h)),
-                    1,
-                    v.ss as isize,
+                    (p.as_ptr(), 1, k_len as isize),
+                    (ptrs[v.src].ptr().add(v.at(b, h)), 1, v.ss as isize),
                     0.0,
                     1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
             }
         });
@@ -310,26 +332,14 @@ fn backward(s: &AttentionState, grad_out: &[f32]) -> Vec<FlexTensor> {
             // are disjoint regions of their sources).
             unsafe {
                 // dp = dout v^T   [q, k]
-                gemm(
-                    q_len,
-                    k_len,
-                    d,
-                    dp.as_mut_ptr(),
-                    1,
-                    k_len as isize,
+                mm(
+                    [q_len, k_len, d],
+                    (dp.as_mut_ptr(), 1, k_len as isize),
                     false,
-                    dout_bh,
-                    1,
-                    width as isize,
-                    src[v.src].ptr().add(v.at(b, h)),
-                    v.ss as isize,
-                    1,
+                    (dout_bh, 1, width as isize),
+                    (src[v.src].ptr().add(v.at(b, h)), v.ss as isize, 1),
                     0.0,
                     1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
             }
             kernels::softmax_rows_backward(p, &dp, &mut ds, k_len);
@@ -350,70 +360,34 @@ fn backward(s: &AttentionState, grad_out: &[f32]) -> Vec<FlexTensor> {
                     );
                 }
                 // dq = scale ds k   [q, d]
-                gemm(
-                    q_len,
-                    d,
-                    k_len,
-                    dst[q.src].ptr().add(q.at(b, h)),
-                    1,
-                    q.ss as isize,
+                mm(
+                    [q_len, d, k_len],
+                    (dst[q.src].ptr().add(q.at(b, h)), 1, q.ss as isize),
                     false,
-                    ds.as_ptr(),
-                    1,
-                    k_len as isize,
-                    src[k.src].ptr().add(k.at(b, h)),
-                    1,
-                    k.ss as isize,
+                    (ds.as_ptr(), 1, k_len as isize),
+                    (src[k.src].ptr().add(k.at(b, h)), 1, k.ss as isize),
                     0.0,
                     s.scale,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
                 // dk = scale ds^T q   [k, d]
-                gemm(
-                    k_len,
-                    d,
-                    q_len,
-                    dst[k.src].ptr().add(k.at(b, h)),
-                    1,
-                    k.ss as isize,
+                mm(
+                    [k_len, d, q_len],
+                    (dst[k.src].ptr().add(k.at(b, h)), 1, k.ss as isize),
                     false,
-                    ds.as_ptr(),
-                    k_len as isize,
-                    1,
-                    src[q.src].ptr().add(q.at(b, h)),
-                    1,
-                    q.ss as isize,
+                    (ds.as_ptr(), k_len as isize, 1),
+                    (src[q.src].ptr().add(q.at(b, h)), 1, q.ss as isize),
                     0.0,
                     s.scale,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
                 // dv = p^T dout   [k, d]
-                gemm(
-                    k_len,
-                    d,
-                    q_len,
-                    dst[v.src].ptr().add(v.at(b, h)),
-                    1,
-                    v.ss as isize,
+                mm(
+                    [k_len, d, q_len],
+                    (dst[v.src].ptr().add(v.at(b, h)), 1, v.ss as isize),
                     false,
-                    p.as_ptr(),
-                    k_len as isize,
-                    1,
-                    dout_bh,
-                    1,
-                    width as isize,
+                    (p.as_ptr(), k_len as isize, 1),
+                    (dout_bh, 1, width as isize),
                     0.0,
                     1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
                 );
             }
         });
