@@ -978,7 +978,7 @@ impl Job<'_> {
         out: &mut Outcome,
         track_time: &mut f64,
     ) -> Result<Option<Vec<InputRewards>>> {
-        if it % self.eval_every != 0 && it != self.n_iters {
+        if !it.is_multiple_of(self.eval_every) && it != self.n_iters {
             return Ok(None);
         }
         let t = Instant::now();
