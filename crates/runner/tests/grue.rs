@@ -383,6 +383,14 @@ fn the_remedies_smoke_sweep_runs_every_remedy_and_draws_one_table_and_one_figure
     // The group policy gradients log how many groups they sampled; PPO does not.
     let grpo = md.lines().find(|l| l.starts_with("| GRPO |")).unwrap();
     assert!(grpo.contains("| 2.0 |"), "{grpo}");
+
+    // Same seed, same numbers: one run at a time gives the tables two at a time gave.
+    let one = smoke_sweep("remedies.yaml", 1, &out.path().join("one"), &data);
+    common::assert_identical(
+        &common::result_tables(&dir.join("data")),
+        &common::result_tables(&one.join("remedies-smoke").join("data")),
+        "remedies smoke, --jobs 2 vs --jobs 1",
+    );
 }
 
 #[test]
