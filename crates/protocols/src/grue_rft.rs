@@ -1030,13 +1030,7 @@ impl Job<'_> {
         }
         let mut row = self.timing(phase, start, self.n_iters, transitions);
         row.seconds -= track_time;
-        out.timing.push(row);
-        self.close_phase(
-            phase,
-            &before,
-            &after.expect("the last iteration is tracked"),
-            out,
-        );
+        self.close_phase(phase, row, &before, after, out);
         Ok(trainer.model.policy)
     }
 
@@ -1079,25 +1073,23 @@ impl Job<'_> {
         }
         let mut row = self.timing(phase, start, self.n_iters, 0);
         row.seconds -= track_time;
-        out.timing.push(row);
-        self.close_phase(
-            phase,
-            &before,
-            &after.expect("the last iteration is tracked"),
-            out,
-        );
+        self.close_phase(phase, row, &before, after, out);
         Ok(trainer.policy)
     }
 
-    /// Figure 2's rows (each input before and after the phase) and the phase's log line.
+    /// The phase's timing row (tracking excluded), Figure 2's rows (each input before and after
+    /// the phase) and the phase's log line.
     fn close_phase(
         &self,
         phase: &str,
+        timing: PhaseTimingRow,
         before: &[InputRewards],
-        after: &[InputRewards],
+        after: Option<Vec<InputRewards>>,
         out: &mut Outcome,
     ) {
-        for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        out.timing.push(timing);
+        let after = after.expect("the last iteration is tracked");
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
             out.inputs.push(InputChangeRow {
                 task: self.cfg.task.clone(),
                 label: self.label(),
