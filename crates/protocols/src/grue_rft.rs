@@ -514,8 +514,28 @@ impl GrueRftConfig {
         Ok(())
     }
 
+    /// The SFT config of a run on a pool of `pool` inputs: the supervised file's, its steps and
+    /// labels scaled by `sft_steps_fraction` and `sft_samples_fraction`.
+    pub fn sft(&self, plans: &Plans, pool: usize, seed: u64) -> Result<SftConfig> {
+        let mut sft = sft_config(&plans.supervised, pool, seed)?;
+        sft.max_steps = ((sft.max_steps as f64 * self.sft_steps_fraction).ceil() as usize).max(1);
+        sft.frac_train_samples *= self.sft_samples_fraction;
+        Ok(sft)
+    }
+
+    /// How many labelled inputs SFT learns (0 for a method without SFT).
+    pub fn sft_labels(&self) -> Result<usize> {
+        if !self.uses_sft() {
+            return Ok(0);
+        }
+        let frac = self
+            .sft(&self.plans()?, self.train_inputs, 0)?
+            .frac_train_samples;
+        Ok(trainers::sft::train_subset(self.train_inputs, frac, 0).len())
+    }
+
     /// Whether the method starts with SFT.
-    fn uses_sft(&self) -> bool {
+    pub fn uses_sft(&self) -> bool {
         matches!(self.method.as_str(), "sft_rft" | "sft")
     }
 
@@ -615,9 +635,7 @@ impl GrueRftConfig {
             &plans.ppo
         };
         let ppo = ppo_config(rl_plan, seq2seq)?;
-        let mut sft = sft_config(&plans.supervised, pool.len(), seed)?;
-        sft.max_steps = ((sft.max_steps as f64 * self.sft_steps_fraction).ceil() as usize).max(1);
-        sft.frac_train_samples *= self.sft_samples_fraction;
+        let sft = self.sft(&plans, pool.len(), seed)?;
         let n_iters = iterations(rl_plan)?;
         let pg = self.pg_config(&ppo, n_iters);
         let eval_every = rl_plan

@@ -13,7 +13,6 @@
 
 use crate::grue_report::{GrueResults, MeanStd};
 use crate::grue_rft::{GrueRftConfig, PgStepRow, TrackRow};
-use crate::plan::sft_config;
 use crate::rows::Gathered;
 use anyhow::Result;
 
@@ -33,21 +32,12 @@ crate::rows! {
 
 impl RemedyRow {
     pub fn of(c: &GrueRftConfig) -> Result<RemedyRow> {
-        let uses_sft = matches!(c.method.as_str(), "sft_rft" | "sft");
-        let sft_labels = if uses_sft {
-            let plans = c.plans()?;
-            let frac = sft_config(&plans.supervised, c.train_inputs, 0)?.frac_train_samples
-                * c.sft_samples_fraction;
-            trainers::sft::train_subset(c.train_inputs, frac, 0).len()
-        } else {
-            0
-        };
         Ok(RemedyRow {
             task: c.task.clone(),
             label: c.label.clone(),
             method: c.method.clone(),
             sft_select: c.sft_select.clone(),
-            sft_labels,
+            sft_labels: c.sft_labels()?,
             train_inputs: c.train_inputs,
         })
     }
@@ -77,6 +67,16 @@ pub struct RemedyResults {
     pub grue: GrueResults,
     pub remedies: Vec<Gathered<RemedyRow>>,
     pub pg_steps: Vec<Gathered<PgStepRow>>,
+}
+
+impl RemedyResults {
+    /// The tasks compared, alphabetically.
+    pub fn tasks(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.remedies.iter().map(|g| g.row.task.clone()).collect();
+        t.sort();
+        t.dedup();
+        t
+    }
 }
 
 /// One tracked iteration of a remedy's RL phase, over seeds.

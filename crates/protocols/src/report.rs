@@ -449,9 +449,7 @@ pub fn beyond_the_paper(results: &Path) -> Result<String> {
     };
     let mut s =
         String::from("\n## Beyond the paper: which remedy overcomes vanishing gradients\n\n");
-    let mut tasks: Vec<String> = all.remedies.iter().map(|g| g.row.task.clone()).collect();
-    tasks.sort();
-    tasks.dedup();
+    let tasks = all.tasks();
     if tasks.is_empty() {
         s.push_str("- not run here: `cargo run -p runner -- sweep remedies.yaml`\n");
     }

@@ -381,8 +381,22 @@ fn the_remedies_smoke_sweep_runs_every_remedy_and_draws_one_table_and_one_figure
     );
     assert!(md.contains("DAPO's dynamic sampling against GRPO"), "{md}");
     // The group policy gradients log how many groups they sampled; PPO does not.
-    let grpo = md.lines().find(|l| l.starts_with("| GRPO |")).unwrap();
-    assert!(grpo.contains("| 2.0 |"), "{grpo}");
+    let groups = |remedy: &str| -> f64 {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {remedy} |")))
+            .unwrap();
+        line.split('|').nth(8).unwrap().trim().parse().unwrap()
+    };
+    assert_eq!(groups("GRPO"), 2.0, "{md}");
+    // DAPO refills the batch when a group's rewards are all equal (every smoke group is).
+    assert!(groups("DAPO (dynamic sampling)") > 2.0, "{md}");
+    // Targeted SFT measures the pretrained model to choose its labels; random SFT does not.
+    let store = out.path().join("runs/remedies/smoke");
+    let phases =
+        |sweep: &str| std::fs::read_to_string(store.join(format!("{sweep}.track.csv"))).unwrap();
+    assert!(phases("targeted_sft").contains(",pretrained,0"));
+    assert!(!phases("random_sft").contains(",pretrained,"));
 
     // Same seed, same numbers: one run at a time gives the tables two at a time gave.
     let one = smoke_sweep("remedies.yaml", 1, &out.path().join("one"), &data);

@@ -63,11 +63,8 @@ impl Experiment for RemediesConfig {
             }
         }
         let note = note.unwrap_or_default();
-        let mut tasks: Vec<String> = all.remedies.iter().map(|g| g.row.task.clone()).collect();
-        tasks.sort();
-        tasks.dedup();
         let mut written = Vec::new();
-        for task in tasks {
+        for task in all.tasks() {
             let s = summarize(&all, &task);
             let stem = dir.join(format!("remedies_{task}"));
             figure(&task, &s).save(&stem)?;
