@@ -255,11 +255,7 @@ fn install(from: &Path, data_dir: &Path, rel: &str) -> Result<(), FetchError> {
 fn fetch_upstream(ds: &Dataset, fetcher: &Fetcher, data_dir: &Path) -> Result<(), FetchError> {
     let stage = staging(data_dir, ds);
     for dl in ds.downloads {
-        let outputs: Vec<&str> = match dl.unpack {
-            Unpack::Keep(rel) => vec![rel],
-            Unpack::TarGz(m) | Unpack::Zip(m) => m.iter().map(|(_, d)| *d).collect(),
-        };
-        let done = outputs.iter().all(|rel| {
+        let done = dl.unpack.outputs().iter().all(|rel| {
             registry::file_spec(rel).is_some_and(|spec| {
                 let p = data_dir.join(rel);
                 p.is_file() && check_file(&p, spec.check).is_ok()
@@ -279,6 +275,21 @@ fn fetch_upstream(ds: &Dataset, fetcher: &Fetcher, data_dir: &Path) -> Result<()
         )?;
         match dl.unpack {
             Unpack::Keep(rel) => install(&archive, data_dir, rel)?,
+            Unpack::Build { outputs, build } => {
+                // Built into the staging folder, then each is checked and renamed into place.
+                let built: Vec<PathBuf> = outputs
+                    .iter()
+                    .map(|rel| stage.join(format!("built-{}", rel.replace('/', "_"))))
+                    .collect();
+                build(&archive, &built).map_err(|message| FetchError::Archive {
+                    archive: archive.clone(),
+                    message: format!("cannot build {} from it: {message}", outputs.join(", ")),
+                })?;
+                for (tmp, rel) in built.iter().zip(outputs) {
+                    install(tmp, data_dir, rel)?;
+                }
+                let _ = std::fs::remove_file(&archive);
+            }
             Unpack::TarGz(members) | Unpack::Zip(members) => {
                 let kind = match dl.unpack {
                     Unpack::TarGz(_) => ArchiveKind::TarGz,

@@ -4,6 +4,7 @@
 //! * [`mnist`]: MNIST in IDX format (gzip), `mnist/*-ubyte.gz`;
 //! * [`cifar10`]: CIFAR-10 binary records, our subset `cifar10/data_batch_1_first4000.bin` and
 //!   `cifar10/test_batch_first1000.bin`;
+//! * [`imdb_subset`]: builds the IMDB CSV subsets the GRUE loaders read from Maas et al.'s archive;
 //! * [`stsb`]: GLUE STS-B TSV (`glue-stsb/train.tsv`, `glue-stsb/dev.tsv`), label = rounded score;
 //! * [`protocol`]: stratified subsampling and ml-rlgrad's label protocol (label sets per class,
 //!   soft pretraining targets, which train inputs get a modified label and which label).
@@ -18,6 +19,7 @@
 pub mod acquire;
 pub mod checksum;
 pub mod cifar10;
+pub mod imdb_subset;
 pub mod mnist;
 pub mod protocol;
 pub mod registry;

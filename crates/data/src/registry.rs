@@ -53,7 +53,28 @@ pub enum Unpack {
     TarGz(&'static [(&'static str, &'static str)]),
     /// Extract `(member, destination)` pairs from a `.zip`, then delete the archive.
     Zip(&'static [(&'static str, &'static str)]),
+    /// Build `outputs` (paths relative to the data directory) from the download with `build`
+    /// (given the downloaded file and where to write each output), then delete the download.
+    Build {
+        outputs: &'static [&'static str],
+        build: Builder,
+    },
 }
+
+impl Unpack {
+    /// The files (relative to the data directory) this download provides.
+    pub fn outputs(&self) -> Vec<&'static str> {
+        match *self {
+            Unpack::Keep(rel) => vec![rel],
+            Unpack::TarGz(m) | Unpack::Zip(m) => m.iter().map(|(_, d)| *d).collect(),
+            Unpack::Build { outputs, .. } => outputs.to_vec(),
+        }
+    }
+}
+
+/// Makes the files a loader reads out of a download that does not hold them as they are (e.g. the
+/// IMDB CSV subsets out of the review archive): `(download, outputs in the registry's order)`.
+pub type Builder = fn(&std::path::Path, &[std::path::PathBuf]) -> Result<(), String>;
 
 /// One download.
 #[derive(Debug, Clone, Copy)]
@@ -690,8 +711,6 @@ pub const DATASETS: &[Dataset] = &[
     Dataset {
         id: "imdb",
         title: "IMDB Large Movie Review Dataset",
-        // The loaders (the IMDB task, the mini models' pretraining text) read the two CSV subsets;
-        // nothing reads the archive yet, so it does not satisfy these needs.
         needs: &[
             one(
                 "train reviews (CSV subset)",
@@ -708,11 +727,20 @@ pub const DATASETS: &[Dataset] = &[
                 )],
             ),
         ],
-        // Maas et al.'s archive (ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz, sha256
-        // c40f74a1...1658fe per TFDS) holds the reviews as 100,000 small files; the CSV subsets the
-        // loaders read are not built from it yet, so no upstream download is registered.
-        downloads: &[],
-        provenance: "5,000-review CSV subsets of Maas et al.'s aclImdb_v1 (the shared folder's; MANIFEST.md says how they were built); building them from the upstream archive is not implemented, so only a mirror of the shared folder provides them",
+        downloads: &[Download {
+            url: "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+            sha256: Some("c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"),
+            size: None,
+            hash_source: "the value dataset loaders pin for this URL (e.g. MLDatasets.jl's IMDB registration)",
+            unpack: Unpack::Build {
+                outputs: &["imdb/imdb_train_subset.csv", "imdb/imdb_test_subset.csv"],
+                build: crate::imdb_subset::build,
+            },
+        }],
+        provenance: "Maas et al.'s aclImdb_v1 archive (84 MB, 100,000 review files); the loaders read 5,000-review CSV \
+            subsets of it (per split, the 2,500 positive and 2,500 negative reviews with the smallest ids), which \
+            `runner data fetch` builds from the archive by the rule of the shared folder's MANIFEST.md \
+            (`data::imdb_subset`), byte-identical to the shared copies.",
     },
     Dataset {
         id: "narrativeqa",
@@ -1038,15 +1066,12 @@ mod tests {
                 .flat_map(|n| n.any_of.iter().map(|f| f.path))
                 .collect();
             for dl in d.downloads {
-                let dests: Vec<&str> = match dl.unpack {
-                    Unpack::Keep(p) => vec![p],
-                    Unpack::TarGz(m) | Unpack::Zip(m) => m.iter().map(|(_, d)| *d).collect(),
-                };
-                for p in dests {
+                for p in dl.unpack.outputs() {
                     assert!(needed.contains(&p), "{}: {p} is not in its needs", d.id);
                     assert!(p.starts_with(&format!("{}/", p.split('/').next().unwrap())));
                 }
             }
+            assert!(!d.downloads.is_empty(), "{}: no upstream download", d.id);
             assert!(
                 d.downloads.iter().all(|dl| dl.url.starts_with("https://")),
                 "{}",

@@ -271,3 +271,140 @@ fn canonical_forms_of_the_shared_files_are_accepted_by_content() {
     let err = cifar10::load(dir.path(), cifar10::Split::Test, Verify::Manifest).unwrap_err();
     assert!(err.to_string().contains("first 3073000 bytes"), "{err}");
 }
+
+/// The rows of an RFC 4180 CSV (quoted fields may hold commas, doubled quotes and line breaks).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (vec![], vec![], String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
+}
+
+/// A stand-in for `aclImdb_v1.tar.gz` holding the shared subsets' reviews as review files (in
+/// reverse id order, so that ids must be sorted numerically), plus a review of a larger id per
+/// class and files the builder must skip.
+fn aclimdb_standin(shared: &Path) -> Vec<u8> {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "aclImdb/README".into(),
+            "Large Movie Review Dataset v1.0".into(),
+        ),
+        ("aclImdb/train/unsup/0_0.txt".into(), "unlabelled".into()),
+        ("aclImdb/train/labeledBow.feat".into(), "9 0:9 1:1".into()),
+    ];
+    for split in ["train", "test"] {
+        let text =
+            std::fs::read_to_string(shared.join(format!("imdb/imdb_{split}_subset.csv"))).unwrap();
+        let rows = csv_rows(&text);
+        assert_eq!(rows[0], ["id", "rating", "label", "review"]);
+        for r in rows[1..].iter().rev() {
+            let pol = if r[2] == "1" { "pos" } else { "neg" };
+            files.push((
+                format!("aclImdb/{split}/{pol}/{}_{}.txt", r[0], r[1]),
+                r[3].clone(),
+            ));
+        }
+        for pol in ["pos", "neg"] {
+            files.push((
+                format!("aclImdb/{split}/{pol}/12499_7.txt"),
+                "not kept".into(),
+            ));
+        }
+    }
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in &files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, path, text.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn the_imdb_subsets_built_from_the_review_archive_equal_the_shared_csvs_byte_for_byte() {
+    let Some(shared) = shared_data() else {
+        eprintln!("SKIPPED: RFT_DATA_DIR is not set to the shared data folder");
+        return;
+    };
+    let archive = aclimdb_standin(&shared);
+    let real = registry::dataset("imdb").unwrap();
+    let [download] = real.downloads else {
+        panic!("imdb has one download")
+    };
+    // The registry's dataset with the stand-in archive's hash: the build, the checks of the built
+    // files (the registry's sha256 of the shared CSVs) and the install are the real ones.
+    let sha = fetch::hex(&<sha2::Sha256 as sha2::Digest>::digest(&archive));
+    let downloads: &'static [registry::Download] = Box::leak(Box::new([registry::Download {
+        sha256: Some(Box::leak(sha.into_boxed_str())),
+        ..*download
+    }]));
+    let standin: &'static registry::Dataset =
+        Box::leak(Box::new(registry::Dataset { downloads, ..*real }));
+    let path = download.url.split_once("://").unwrap().1;
+    let routes = HashMap::from([(format!("/{path}"), Route::file(archive))]);
+    let server = Server::start(routes, Duration::from_secs(60)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report = acquire::fetch(
+        &[standin],
+        &Options {
+            data_dir: dir.path().to_path_buf(),
+            base_url: Some(server.url()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(report.rows[0].1, Outcome::Fetched, "{report}");
+    for split in ["train", "test"] {
+        let rel = format!("imdb/imdb_{split}_subset.csv");
+        assert!(
+            std::fs::read(dir.path().join(&rel)).unwrap()
+                == std::fs::read(shared.join(&rel)).unwrap(),
+            "{rel} differs from the shared copy"
+        );
+    }
+    assert!(acquire::state(real, dir.path()).is_present());
+    // The archive is gone once built; nothing else was left in the data directory.
+    assert!(!dir.path().join(".downloads").exists());
+    let mut left: Vec<String> = walk(dir.path());
+    left.sort();
+    assert_eq!(
+        left,
+        ["imdb/imdb_test_subset.csv", "imdb/imdb_train_subset.csv"]
+    );
+}
+
+/// Files under `dir`, relative to it.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            for f in walk(&p) {
+                out.push(format!("{}/{f}", p.file_name().unwrap().to_string_lossy()));
+            }
+        } else {
+            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
