@@ -12,8 +12,9 @@
 //!                                     resumed after a kill, deleted when the model is done
 //! ```
 //!
-//! `key` is a hash of the spec and the corpus text: a different corpus, tokenizer, architecture,
-//! schedule or seed is another entry. Every random draw is a function of `(seed, stream, step)`
+//! `key` is a hash of the spec, the corpus text and the floating-point path of the backend
+//! ([`model::fused::numerics`]): a different corpus, tokenizer, architecture, schedule, seed or
+//! kernel arithmetic (e.g. `MODEL_FUSED=0`, or code from before a kernel change) is another entry. Every random draw is a function of `(seed, stream, step)`
 //! ([`seeds`]), so a resumed run continues exactly as an uninterrupted one would.
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -57,6 +58,10 @@ pub struct PretrainRecord {
     pub key: String,
     pub spec: PretrainSpec,
     pub corpus_sha256: String,
+    /// The floating-point path it was trained with ([`model::fused::numerics`]; empty in records
+    /// written before it was recorded).
+    #[serde(default)]
+    pub numerics: String,
     pub corpus_train_bytes: usize,
     pub corpus_train_documents: usize,
     pub corpus_validation_documents: usize,
@@ -80,12 +85,14 @@ pub struct Pretrained {
     pub cached: bool,
 }
 
-/// The cache key of `spec` on a corpus with hash `corpus_sha256`.
-pub fn cache_key(spec: &PretrainSpec, corpus_sha256: &str) -> String {
+/// The cache key of `spec` on a corpus with hash `corpus_sha256`, trained with the floating-point
+/// path `numerics` ([`model::fused::numerics`]).
+pub fn cache_key(spec: &PretrainSpec, corpus_sha256: &str, numerics: &str) -> String {
     let description = serde_json::json!({
         "format": FORMAT,
         "spec": spec,
         "corpus_sha256": corpus_sha256,
+        "numerics": numerics,
     });
     data::checksum::sha256_hex(description.to_string().as_bytes())[..16].to_string()
 }
@@ -97,8 +104,9 @@ pub fn find(
     name: &str,
     spec: &PretrainSpec,
     corpus: &Corpus,
+    numerics: &str,
 ) -> Result<Option<Pretrained>> {
-    let key = cache_key(spec, &corpus.sha256);
+    let key = cache_key(spec, &corpus.sha256, numerics);
     let dir = cache_root.join(format!("{name}-{key}"));
     let record = crate::partial::read_entry::<PretrainRecord>(
         &dir,
@@ -137,10 +145,11 @@ pub fn pretrain<B: AutodiffBackend>(
 ) -> Result<Option<Pretrained>> {
     spec.validate()
         .map_err(|e| anyhow!("pretrain.{name}: {e}"))?;
-    if let Some(found) = find(cache_root, name, spec, corpus)? {
+    let numerics = model::fused::numerics::<B>();
+    if let Some(found) = find(cache_root, name, spec, corpus, &numerics)? {
         return Ok(Some(found));
     }
-    let key = cache_key(spec, &corpus.sha256);
+    let key = cache_key(spec, &corpus.sha256, &numerics);
     let dir = cache_root.join(format!("{name}-{key}"));
     let partial = cache_root.join(format!("{name}-{key}.partial"));
     match &spec.model {
@@ -664,6 +673,7 @@ where
         key: key.to_string(),
         spec: spec.clone(),
         corpus_sha256: corpus.sha256.clone(),
+        numerics: model::fused::numerics::<B>(),
         corpus_train_bytes: corpus.train_bytes(),
         corpus_train_documents: corpus.train.len(),
         corpus_validation_documents: corpus.validation.len(),

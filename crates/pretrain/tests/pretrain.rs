@@ -143,9 +143,21 @@ fn a_tiny_gpt2_pretrains_into_a_checkpoint_that_loads_and_is_cached() {
         seed: 6,
         ..spec.clone()
     };
+    let numerics = model::fused::numerics::<B>();
+    assert_eq!(done.record.numerics, numerics);
+    assert!(numerics.starts_with("cpu-"), "{numerics}");
+    assert_eq!(
+        done.record.key,
+        pretrain::cache_key(&spec, &corpus().sha256, &numerics)
+    );
     assert_ne!(
-        pretrain::cache_key(&other, &corpus().sha256),
-        pretrain::cache_key(&spec, &corpus().sha256)
+        pretrain::cache_key(&other, &corpus().sha256, &numerics),
+        pretrain::cache_key(&spec, &corpus().sha256, &numerics)
+    );
+    // So is other kernel arithmetic (e.g. the decomposed ops, or kernels from before a change).
+    assert_ne!(
+        pretrain::cache_key(&spec, &corpus().sha256, "cpu-decomposed"),
+        pretrain::cache_key(&spec, &corpus().sha256, &numerics)
     );
     // A damaged entry is an error naming it.
     std::fs::write(done.dir.join("model.safetensors"), b"garbage").unwrap();

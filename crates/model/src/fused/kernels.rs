@@ -29,6 +29,22 @@ pub(crate) fn simd_level() -> u8 {
     })
 }
 
+/// The instruction set the kernels run with on this CPU (see [`super::numerics`]).
+pub(crate) fn simd_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match simd_level() {
+            4 => "avx512",
+            3 => "avx2",
+            _ => "baseline",
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "baseline"
+    }
+}
+
 /// Defines `fn $name(args) -> ret` that runs `$body` compiled for the widest instruction set the
 /// CPU has (the body is inlined into one `#[target_feature]` function per level).
 macro_rules! multiversion {

@@ -48,6 +48,25 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
 
+/// Bumped whenever a fused kernel's floating point changes (another summation order, another
+/// `exp`), so that results cached under [`numerics`] are not reused across the change.
+pub const KERNELS_VERSION: u32 = 1;
+
+/// The floating-point path the language models take on backend `B`, for cache keys (e.g. the
+/// pretrained models' cache): `cpu-fused-v1-avx512` (or `-avx2`, `-baseline`: the kernels pick
+/// the widest instruction set at run time, and each sums in its own order), `cpu-decomposed`
+/// (`MODEL_FUSED=0`), or `decomposed-<backend type>` on any other backend.
+pub fn numerics<B: Backend>() -> String {
+    use std::any::TypeId;
+    let cpu = TypeId::of::<B>() == TypeId::of::<CpuBackend>()
+        || TypeId::of::<B>() == TypeId::of::<Flex>();
+    match (cpu, enabled()) {
+        (true, true) => format!("cpu-fused-v{KERNELS_VERSION}-{}", kernels::simd_name()),
+        (true, false) => "cpu-decomposed".into(),
+        (false, _) => format!("decomposed-{}", std::any::type_name::<B>()),
+    }
+}
+
 /// `t` as a `U` if it is one (same type), else `t` back.
 fn downcast<T: 'static, U: 'static>(t: T) -> Result<U, T> {
     let mut slot = Some(t);
