@@ -563,8 +563,14 @@ fn draw_heatmap<DB: DrawingBackend>(
     let text_center = Pos::new(HPos::Center, VPos::Center);
     for (r, row) in p.values.iter().enumerate() {
         let yr = (rows - 1 - r) as i32;
-        for (c, &v) in row.iter().enumerate().filter(|(_, v)| v.is_finite()) {
-            let fill = viridis(scale(v));
+        for (c, &v) in row.iter().enumerate() {
+            // An undefined cell (no run, or a ratio over a zero reference) is light grey with
+            // "-", as the tables write it, so that it is not mistaken for a missing panel.
+            let (fill, text) = if v.is_finite() {
+                (viridis(scale(v)), format_sig(v, p.digits))
+            } else {
+                (RGBColor(225, 225, 225), "-".to_string())
+            };
             let cell = [
                 (SegmentValue::Exact(c as i32), SegmentValue::Exact(yr)),
                 (
@@ -582,7 +588,7 @@ fn draw_heatmap<DB: DrawingBackend>(
                 .pos(text_center);
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format_sig(v, p.digits),
+                    text,
                     (SegmentValue::CenterOf(c as i32), SegmentValue::CenterOf(yr)),
                     style,
                 )))

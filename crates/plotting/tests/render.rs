@@ -45,6 +45,31 @@ fn each_panel_draws_something_and_depends_on_its_data() {
 }
 
 #[test]
+fn a_heatmap_without_a_defined_cell_still_draws_its_grid_in_grey() {
+    let heat = |v: f64| {
+        Panel::Heatmap(HeatmapPanel {
+            title: "undefined".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            col_labels: vec!["1".into(), "100".into()],
+            row_labels: vec!["100".into(), "40".into()],
+            values: vec![vec![v; 2]; 2],
+            digits: 2,
+        })
+    };
+    let rgb = Figure::row(None, vec![heat(f64::NAN)])
+        .render_rgb()
+        .unwrap();
+    let grey = rgb.chunks(3).filter(|p| p == &[225, 225, 225]).count();
+    assert!(
+        grey > 10_000,
+        "undefined cells must be drawn, found {grey} grey pixels"
+    );
+    let defined = Figure::row(None, vec![heat(1.0)]).render_rgb().unwrap();
+    assert_ne!(rgb, defined);
+}
+
+#[test]
 fn the_first_group_is_drawn_in_the_first_palette_colour() {
     let rgb = Figure::row(None, vec![scatter(0.0)]).render_rgb().unwrap();
     // Points are tableau blue (31,119,180) blended at 55% over white.

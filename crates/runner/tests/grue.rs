@@ -337,6 +337,11 @@ fn the_section_5_smoke_sweeps_write_table_2_beside_the_paper_and_the_partial_sft
         md.contains("| train | 50 |") && md.contains("| test | 100 |"),
         "{md}"
     );
+    // Both splits' references are in the caption: a test row of dashes must be explainable.
+    assert!(
+        md.contains("Reference, RFT after full SFT: train ") && md.contains(", test "),
+        "{md}"
+    );
 }
 
 #[test]

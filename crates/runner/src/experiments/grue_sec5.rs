@@ -181,6 +181,16 @@ fn heat_panel(title: String, h: &Heatmap) -> Panel {
     })
 }
 
+/// A panel title of ours; it says why the cells are empty when full SFT -> RFT scored 0.
+fn here_title(name: &str, split: &str, h: &Heatmap) -> String {
+    match h.full {
+        Some(f) if f.mean <= 0.0 => {
+            format!("{name}, {split} (here; reference 0, ratios undefined)")
+        }
+        _ => format!("{name}, {split} (here)"),
+    }
+}
+
 fn heatmap_figure(task: &str, train: &Heatmap, test: &Heatmap) -> Figure {
     let (steps, samples, values) = PAPER_PARTIAL_SFT;
     let paper = Heatmap {
@@ -195,8 +205,8 @@ fn heatmap_figure(task: &str, train: &Heatmap, test: &Heatmap) -> Figure {
             "RFT after partial / full SFT: {name} here (mini models pretrained here) and the paper (T5-base)"
         )),
         panels: vec![
-            heat_panel(format!("{name}, train (here)"), train),
-            heat_panel(format!("{name}, test (here)"), test),
+            heat_panel(here_title(&name, "train", train), train),
+            heat_panel(here_title(&name, "test", test), test),
             heat_panel("NarrativeQA, train (paper)".into(), &paper),
         ],
         columns: 3,
@@ -215,10 +225,12 @@ fn heatmap_table(task: &str, train: &Heatmap, test: &Heatmap, note: &str) -> Tab
              samples, over the reward of RFT after full SFT (means over seeds). Verdict (some partial SFT on the \
              smallest fraction of samples reaches at least 0.95 of full SFT -> RFT on train; the paper: 0.96 with \
              1% of the samples and 40% of the steps; not measurable when the reference is within its spread over \
-             seeds): {}. Reference, RFT after full SFT (train): {}. {note}",
+             seeds): {}. Reference, RFT after full SFT: train {}, test {}; - where a cell has no run or its \
+             split's reference is not positive (the ratio is undefined). {note}",
             super::grue_rft::title(task),
             verdict.text(),
-            train.full.map_or("-".into(), |m| m.text(3))
+            train.full.map_or("-".into(), |m| m.text(3)),
+            test.full.map_or("-".into(), |m| m.text(3))
         ),
         &refs,
     );
