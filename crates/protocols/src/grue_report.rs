@@ -548,6 +548,14 @@ pub struct Heatmap {
     pub full: Option<MeanStd>,
 }
 
+impl Heatmap {
+    /// Whether the reference, RFT after full SFT, scored above 0: without that every ratio of
+    /// the grid is undefined (NaN).
+    pub fn reference_positive(&self) -> bool {
+        self.full.is_some_and(|f| f.mean > 0.0)
+    }
+}
+
 pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> {
     let runs: Vec<&Gathered<EffectiveRow>> = r
         .effective
@@ -575,28 +583,32 @@ pub fn partial_sft(r: &GrueResults, task: &str, split: &str) -> Option<Heatmap> 
             .collect();
         MeanStd::of(&xs)
     };
-    let cell = |st: f64, sa: f64| cell_seeds(st, sa).map(|m| m.mean);
-    let reference = cell_seeds(1.0, 1.0);
-    // Without a positive full-SFT reward every ratio is undefined (NaN), but the grid is kept.
-    let full = cell(1.0, 1.0).filter(|f| *f > 0.0).unwrap_or(f64::NAN);
     if runs.is_empty() {
         return None;
     }
-    let values = steps
+    let mut heatmap = Heatmap {
+        full: cell_seeds(1.0, 1.0),
+        values: Vec::new(),
+        steps,
+        samples,
+    };
+    // Without a positive full-SFT reward every ratio is undefined (NaN), but the grid is kept.
+    let full = match heatmap.full {
+        Some(f) if heatmap.reference_positive() => f.mean,
+        _ => f64::NAN,
+    };
+    heatmap.values = heatmap
+        .steps
         .iter()
         .map(|&st| {
-            samples
+            heatmap
+                .samples
                 .iter()
-                .map(|&sa| cell(st, sa).map_or(f64::NAN, |v| v / full))
+                .map(|&sa| cell_seeds(st, sa).map_or(f64::NAN, |m| m.mean / full))
                 .collect()
         })
         .collect();
-    Some(Heatmap {
-        steps,
-        samples,
-        values,
-        full: reference,
-    })
+    Some(heatmap)
 }
 
 /// The paper's heatmap (NarrativeQA, train): rows 100/80/60/40/20/5 % of the SFT steps, columns

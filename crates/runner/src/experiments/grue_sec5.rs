@@ -183,11 +183,10 @@ fn heat_panel(title: String, h: &Heatmap) -> Panel {
 
 /// A panel title of ours; it says why the cells are empty when full SFT -> RFT scored 0.
 fn here_title(name: &str, split: &str, h: &Heatmap) -> String {
-    match h.full {
-        Some(f) if f.mean <= 0.0 => {
-            format!("{name}, {split} (here; reference 0, ratios undefined)")
-        }
-        _ => format!("{name}, {split} (here)"),
+    if h.full.is_some() && !h.reference_positive() {
+        format!("{name}, {split} (here; reference 0, ratios undefined)")
+    } else {
+        format!("{name}, {split} (here)")
     }
 }
 
